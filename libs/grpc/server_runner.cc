@@ -55,7 +55,7 @@ absl::Status ServerRunner::Start() {
 void ServerRunner::OnProbeRound(const std::vector<std::pair<std::string, absl::Status>>& results,
                                 bool all_ok) {
   if (probe_listener_) probe_listener_(results, all_ok);
-  if (shut_down_.load()) return;
+  if (stopped_serving_.load()) return;
   const bool was = serving_.exchange(all_ok);
   if (was == all_ok) return;
   server_->GetHealthCheckService()->SetServingStatus(all_ok);
@@ -69,12 +69,17 @@ void ServerRunner::OnProbeRound(const std::vector<std::pair<std::string, absl::S
   }
 }
 
-void ServerRunner::Shutdown() {
-  if (server_ == nullptr || shut_down_.exchange(true)) return;
+void ServerRunner::StopServing() {
+  if (server_ == nullptr || stopped_serving_.exchange(true)) return;
   monitor_->Stop();
   serving_ = false;
   // NOT_SERVING for every service, and no later change.
   server_->GetHealthCheckService()->Shutdown();
+}
+
+void ServerRunner::Shutdown() {
+  if (server_ == nullptr || shut_down_.exchange(true)) return;
+  StopServing();
   const auto deadline =
       std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.shutdown_grace);
   server_->Shutdown(deadline);

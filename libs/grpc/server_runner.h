@@ -56,7 +56,10 @@ class ServerRunner {
   // Whether health currently says SERVING.
   bool serving() const;
 
-  // NOT_SERVING, stop accepting calls, drain, stop. Idempotent.
+  // NOT_SERVING from now on, while calls are still accepted (the first step of a shutdown,
+  // so that load balancers move away before anything drains). Idempotent.
+  void StopServing();
+  // StopServing, stop accepting calls, drain in-flight ones, stop. Idempotent.
   void Shutdown();
 
  private:
@@ -70,6 +73,7 @@ class ServerRunner {
   std::unique_ptr<DependencyMonitor> monitor_;
   int port_ = 0;
   std::atomic<bool> serving_{false};
+  std::atomic<bool> stopped_serving_{false};
   std::atomic<bool> shut_down_{false};
 };
 

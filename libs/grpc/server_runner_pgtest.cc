@@ -181,6 +181,22 @@ TEST(ServerRunnerTest, InterceptorCountsEveryCallByCodeAndTimesIt) {
       << text;
 }
 
+TEST(ServerRunnerTest, StopServingTurnsHealthNotServingWhileCallsStillWork) {
+  EchoServiceImpl echo;
+  ServerRunner runner(FastOptions(), {{"postgresql", [] { return absl::OkStatus(); }}});
+  runner.AddService(&echo);
+  ASSERT_TRUE(runner.Start().ok());
+  const std::string address = Address(runner);
+  ASSERT_TRUE(testing::WaitForHealth(address, HealthCheckResponse::SERVING).ok());
+
+  runner.StopServing();
+  absl::StatusOr<testing::ServingStatus> status = testing::CheckHealth(address);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(*status, HealthCheckResponse::NOT_SERVING);
+  EXPECT_FALSE(runner.serving());
+  EXPECT_TRUE(CallEcho(address, "draining", 0).ok());
+}
+
 TEST(ServerRunnerTest, BindFailureIsUnavailable) {
   ServerRunner first(FastOptions(), {});
   ASSERT_TRUE(first.Start().ok());

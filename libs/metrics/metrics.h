@@ -24,7 +24,7 @@ class MetricsServer {
  public:
   // Binds `address` ("0.0.0.0:9103"; port 0 picks a free port). Unavailable when it cannot.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
-      const std::string& address, std::shared_ptr<prometheus::Registry> registry);
+      const std::string& address, const std::shared_ptr<prometheus::Registry>& registry);
   ~MetricsServer();
 
   // The port actually bound.

@@ -56,9 +56,9 @@ std::string Fnv1aHex(absl::string_view data) {
 }
 
 MigrationSet::MigrationSet(std::string component,
-                           std::vector<std::pair<std::string, std::string>> files)
+                           const std::vector<std::pair<std::string, std::string>>& files)
     : component_(std::move(component)) {
-  for (auto& [name, sql] : files) {
+  for (const auto& [name, sql] : files) {
     int version = 0;
     if (name.size() < 10 || name[4] != '_' || !absl::SimpleAtoi(name.substr(0, 4), &version) ||
         version <= 0) {

@@ -30,7 +30,8 @@ class MigrationSet {
  public:
   // `files` are (file name, contents). Names that are not NNNN_*.sql, or two files with the
   // same version, are a build defect and abort.
-  MigrationSet(std::string component, std::vector<std::pair<std::string, std::string>> files);
+  MigrationSet(std::string component,
+               const std::vector<std::pair<std::string, std::string>>& files);
 
   const std::string& component() const { return component_; }
   const std::vector<Migration>& migrations() const { return migrations_; }

@@ -111,6 +111,17 @@ DependencyProbe PgProbe(pg::Pool& pool, const Spec& spec, bool migrate) {
           }};
 }
 
+// Starts every component; on a failure stops those already started and returns the failure.
+absl::Status StartComponents(const std::vector<std::unique_ptr<Component>>& components) {
+  for (size_t i = 0; i < components.size(); ++i) {
+    absl::Status s = components[i]->Start();
+    if (s.ok()) continue;
+    for (size_t j = 0; j < i; ++j) components[j]->Shutdown(absl::ZeroDuration());
+    return s;
+  }
+  return absl::OkStatus();
+}
+
 int Serve(const Config& config, const Spec& spec, const Runtime& rt, pg::Pool& pool,
           redis::Client* redis, const ServiceFactory& factory) {
   auto registry = std::make_shared<prometheus::Registry>();
@@ -125,13 +136,6 @@ int Serve(const Config& config, const Spec& spec, const Runtime& rt, pg::Pool& p
   std::vector<DependencyProbe> probes = {PgProbe(pool, spec, rt.migrate_on_start)};
   if (redis != nullptr) probes.push_back({"redis", [redis] { return redis->Ping(); }});
 
-  Context context{config, pool, redis, *registry};
-  absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> services = factory(context);
-  if (!services.ok()) {
-    log::Error("cannot build services", {{"error", services.status().ToString()}});
-    return kExitFailure;
-  }
-
   auto& up = prometheus::BuildGauge()
                  .Name("parley_dependency_up")
                  .Help("1 when the dependency answered the last readiness probe, else 0.")
@@ -142,10 +146,27 @@ int Serve(const Config& config, const Spec& spec, const Runtime& rt, pg::Pool& p
       up.Add({{"dependency", name}}).Set(status.ok() ? 1 : 0);
     }
   });
+
+  std::atomic<bool> stopping{false};
+  Context context{.config = config,
+                  .pg = pool,
+                  .redis = redis,
+                  .metrics = *registry,
+                  .ready = [&runner, &stopping] { return !stopping.load() && runner.serving(); }};
+  absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> services = factory(context);
+  if (!services.ok()) {
+    log::Error("cannot build services", {{"error", services.status().ToString()}});
+    return absl::IsInvalidArgument(services.status()) ? kExitConfig : kExitFailure;
+  }
   for (auto& service : *services) runner.AddService(service.get());
   runner.AddInterceptor(metrics::NewRpcMetricsInterceptor(*registry));
   if (absl::Status s = runner.Start(); !s.ok()) {
     log::Error("cannot serve gRPC", {{"error", s.ToString()}});
+    return kExitFailure;
+  }
+  if (absl::Status s = StartComponents(context.components); !s.ok()) {
+    log::Error("cannot start", {{"error", s.ToString()}});
+    runner.Shutdown();
     return kExitFailure;
   }
   log::Info("started", {{"grpc_port", absl::StrCat(runner.port())},
@@ -153,7 +174,10 @@ int Serve(const Config& config, const Spec& spec, const Runtime& rt, pg::Pool& p
                         {"version", PARLEY_VERSION}});
 
   const int signal = WaitForTerminationSignal();
-  log::Info("stopping: draining in-flight calls", {{"signal", absl::StrCat(signal)}});
+  log::Info("stopping: draining in-flight work", {{"signal", absl::StrCat(signal)}});
+  stopping = true;
+  runner.StopServing();
+  for (auto& component : context.components) component->Shutdown(rt.server.shutdown_grace);
   runner.Shutdown();
   log::Info("stopped");
   return 0;

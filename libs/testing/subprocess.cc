@@ -17,14 +17,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 
-extern char** environ;
-
 namespace parley::testing {
 
 absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Spawn(
     const std::vector<std::string>& argv, const std::vector<std::string>& extra_env,
     const std::string& log_path) {
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   std::vector<char*> env;

@@ -1,6 +1,7 @@
 // The four real service binaries, started as processes against a real PostgreSQL and Redis:
 // each applies its migrations, reports SERVING over grpc.health.v1, serves reflection and a
-// valid /metrics, follows its dependencies' availability, and exits 0 on SIGTERM.
+// valid /metrics, follows its dependencies' availability, and exits 0 on SIGTERM. Ingress also
+// serves HTTP (the webhook port) whose /readyz follows the same readiness.
 #include <signal.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "libs/testing/probes.h"
@@ -25,14 +27,15 @@ struct Binary {
   std::string name;
   std::string path;
   bool uses_redis;
+  bool serves_http;
 };
 
 const std::vector<Binary>& Binaries() {
   static const auto* binaries = new std::vector<Binary>{
-      {"ingress", PARLEY_INGRESS_BIN, false},
-      {"router", PARLEY_ROUTER_BIN, true},
-      {"session", PARLEY_SESSION_BIN, false},
-      {"attachments", PARLEY_ATTACHMENTS_BIN, false},
+      {"ingress", PARLEY_INGRESS_BIN, false, true},
+      {"router", PARLEY_ROUTER_BIN, true, false},
+      {"session", PARLEY_SESSION_BIN, false, false},
+      {"attachments", PARLEY_ATTACHMENTS_BIN, false, false},
   };
   return *binaries;
 }
@@ -41,6 +44,7 @@ struct Running {
   const Binary* binary;
   int grpc_port;
   int metrics_port;
+  int http_port;  // 0 unless the binary serves HTTP
   std::string log;
   std::unique_ptr<testing::Subprocess> process;
 
@@ -50,6 +54,37 @@ struct Running {
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Polls GET path until it answers `want`; the last answer (or error) otherwise. This waits for
+// a state; it does not assert how long reaching it takes.
+absl::StatusOr<testing::HttpResponse> WaitForHttp(int port, const std::string& path, int want) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  absl::StatusOr<testing::HttpResponse> last = absl::UnknownError("not asked");
+  while (absl::Now() < deadline) {
+    last = testing::HttpGet(port, path);
+    if (last.ok() && last->status == want) return last;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return last;
+}
+
+// Whether GET /metrics comes to contain `text` (metrics are recorded just after a response).
+bool WaitForMetric(int port, const std::string& text) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    absl::StatusOr<testing::HttpResponse> metrics = testing::HttpGet(port, "/metrics");
+    if (metrics.ok() && metrics->body.find(text) != std::string::npos) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+// Expects GET path on `port` to answer `want`, waiting for it.
+void ExpectHttp(int port, const std::string& path, int want) {
+  absl::StatusOr<testing::HttpResponse> r = WaitForHttp(port, path, want);
+  ASSERT_TRUE(r.ok()) << path << ": " << r.status();
+  EXPECT_EQ(r->status, want) << path << ": " << r->body;
 }
 
 class ServicesTest : public ::testing::Test {
@@ -79,23 +114,28 @@ class ServicesTest : public ::testing::Test {
     }
   }
 
-  std::vector<std::string> Flags(const Binary& b, int grpc_port, int metrics_port) {
+  std::vector<std::string> Flags(const Running& r) {
     std::vector<std::string> argv = {
-        b.path,
-        absl::StrCat("--grpc_address=127.0.0.1:", grpc_port),
-        absl::StrCat("--metrics_address=127.0.0.1:", metrics_port),
+        r.binary->path,
+        absl::StrCat("--grpc_address=127.0.0.1:", r.grpc_port),
+        absl::StrCat("--metrics_address=127.0.0.1:", r.metrics_port),
         "--pg_uri=" + pg_->uri("parley"),
         "--health_poll_interval=100ms",
     };
-    if (b.uses_redis) argv.push_back("--redis_address=" + redis_->address());
+    if (r.binary->uses_redis) argv.push_back("--redis_address=" + redis_->address());
+    if (r.http_port != 0) argv.push_back(absl::StrCat("--http_address=127.0.0.1:", r.http_port));
     return argv;
   }
 
   void StartAll() {
     for (const Binary& b : Binaries()) {
-      Running r{&b, testing::PickFreePort(), testing::PickFreePort(),
-                absl::StrCat(*dir_, "/", b.name, ".log"), nullptr};
-      auto process = testing::Subprocess::Spawn(Flags(b, r.grpc_port, r.metrics_port), {}, r.log);
+      Running r{&b,
+                testing::PickFreePort(),
+                testing::PickFreePort(),
+                b.serves_http ? testing::PickFreePort() : 0,
+                absl::StrCat(*dir_, "/", b.name, ".log"),
+                nullptr};
+      auto process = testing::Subprocess::Spawn(Flags(r), {}, r.log);
       ASSERT_TRUE(process.ok()) << process.status();
       r.process = *std::move(process);
       running_.push_back(std::move(r));
@@ -117,6 +157,8 @@ class ServicesTest : public ::testing::Test {
       EXPECT_EQ(*code, 0) << r.binary->name;
     }
   }
+
+  const Running& ingress() const { return running_[0]; }
 
   static testing::PgServer* pg_;
   static testing::RedisServer* redis_;
@@ -144,6 +186,12 @@ TEST_F(ServicesTest, AllFourServeHealthReflectionAndMetricsThenStopCleanly) {
                      "('ingress','router','session','attachments')")[0]
                 .as<int>(),
             4);
+
+  // Ingress's HTTP server: alive and ready, and measured.
+  ExpectHttp(ingress().http_port, "/healthz", 200);
+  ExpectHttp(ingress().http_port, "/readyz", 200);
+  EXPECT_TRUE(WaitForMetric(ingress().metrics_port,
+                            R"(parley_http_requests_total{code="200",route="/readyz"})"));
 
   const bool have_promtool = std::system("command -v promtool >/dev/null 2>&1") == 0;
   for (const Running& r : running_) {
@@ -181,10 +229,14 @@ TEST_F(ServicesTest, AllFourServeHealthReflectionAndMetricsThenStopCleanly) {
 TEST_F(ServicesTest, PostgresOutageTurnsEveryServiceNotServingAndBack) {
   StartAll();
   ExpectAll(HealthCheckResponse::SERVING);
+  ExpectHttp(ingress().http_port, "/readyz", 200);
   ASSERT_TRUE(pg_->Stop().ok());
   ExpectAll(HealthCheckResponse::NOT_SERVING);
+  ExpectHttp(ingress().http_port, "/readyz", 503);
+  ExpectHttp(ingress().http_port, "/healthz", 200);  // alive: no restart wanted
   ASSERT_TRUE(pg_->Resume().ok());
   ExpectAll(HealthCheckResponse::SERVING);
+  ExpectHttp(ingress().http_port, "/readyz", 200);
   StopAllCleanly();
 }
 

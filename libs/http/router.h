@@ -1,0 +1,41 @@
+// Which handler answers a request: one handler per exact path and method, registered before
+// the server starts and read-only afterwards (so lookups need no lock). A path that is known
+// with another method is told apart from an unknown path, so the server can answer 405 with
+// an Allow header rather than 404.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "libs/http/message.h"
+
+namespace parley::http {
+
+// Answers one request. Called on one of the server's threads, possibly concurrently with
+// itself; it may block, but for a bounded time (each blocked call holds a server thread).
+// An exception becomes a 500 response.
+using Handler = std::function<Response(const Request&)>;
+
+class Router {
+ public:
+  // Registers `handler` for `method` ("GET", "POST", ...) on exactly `path` ("/readyz").
+  // Registering the same method and path twice is a programming error and aborts.
+  Router& Handle(absl::string_view method, absl::string_view path, Handler handler);
+  Router& Get(absl::string_view path, Handler handler);
+  Router& Post(absl::string_view path, Handler handler);
+
+  struct Match {
+    const Handler* handler = nullptr;    // null when nothing answers this method on this path
+    const std::string* route = nullptr;  // the registered path; null when the path is unknown
+    std::string allow;                   // the path's methods ("GET, POST") when handler is null
+  };
+  Match Find(absl::string_view method, absl::string_view path) const;
+
+ private:
+  // path -> method -> handler
+  std::map<std::string, std::map<std::string, Handler, std::less<>>, std::less<>> routes_;
+};
+
+}  // namespace parley::http
