@@ -47,7 +47,8 @@ absl::Status ServerRunner::Start() {
     server_.reset();
     return absl::UnavailableError(absl::StrCat("grpc: cannot listen on ", options_.address));
   }
-  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->GetHealthCheckService()->SetServingStatus("", false);
+  server_->GetHealthCheckService()->SetServingStatus(kLivenessService, true);
   monitor_->Start();
   return absl::OkStatus();
 }
@@ -58,7 +59,7 @@ void ServerRunner::OnProbeRound(const std::vector<std::pair<std::string, absl::S
   if (stopped_serving_.load()) return;
   const bool was = serving_.exchange(all_ok);
   if (was == all_ok) return;
-  server_->GetHealthCheckService()->SetServingStatus(all_ok);
+  server_->GetHealthCheckService()->SetServingStatus("", all_ok);
   if (all_ok) {
     log::Info("serving: every dependency answers");
     return;

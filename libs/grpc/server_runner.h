@@ -1,6 +1,8 @@
 // Runs a gRPC server the way every Parley service needs it:
 //   - grpc.health.v1, NOT_SERVING until every dependency probe passes and whenever one fails
-//     (the overall "" status, which Kubernetes' native gRPC probe asks about);
+//     (the overall "" status, which Kubernetes' native gRPC readiness probe asks about), and
+//     the service name "liveness", SERVING while the process runs until shutdown begins, for
+//     a liveness probe that must not restart pods when only the database is away;
 //   - server reflection, so grpcurl and grpcui work against any replica;
 //   - interceptors (per-RPC metrics);
 //   - graceful shutdown: NOT_SERVING at once, no new calls, in-flight calls drained for up to
@@ -26,6 +28,9 @@ class ServerInterceptorFactoryInterface;
 }  // namespace grpc
 
 namespace parley {
+
+// The health service name that only says the process is alive.
+inline constexpr char kLivenessService[] = "liveness";
 
 struct ServerOptions {
   // host:port to listen on; port 0 picks a free port (see ServerRunner::port).

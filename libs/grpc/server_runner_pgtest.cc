@@ -113,6 +113,10 @@ TEST(ServerRunnerTest, NotServingUntilEveryProbePasses) {
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_EQ(*status, HealthCheckResponse::NOT_SERVING);
   EXPECT_FALSE(runner.serving());
+  // Alive all the same: a liveness probe must not restart the pod for a dependency.
+  absl::StatusOr<testing::ServingStatus> alive = testing::CheckHealth(address, kLivenessService);
+  ASSERT_TRUE(alive.ok()) << alive.status();
+  EXPECT_EQ(*alive, HealthCheckResponse::SERVING);
 
   redis_up = true;
   EXPECT_TRUE(testing::WaitForHealth(address, HealthCheckResponse::SERVING).ok());
