@@ -85,6 +85,8 @@ void ServerRunner::Shutdown() {
       std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.shutdown_grace);
   server_->Shutdown(deadline);
   server_->Wait();
+  // Destroyed now, so that the services it referred to may go before the runner does.
+  server_.reset();
 }
 
 }  // namespace parley

@@ -1,0 +1,50 @@
+#include "services/session/conversation_state.h"
+
+#include "gtest/gtest.h"
+
+namespace parley::session {
+namespace {
+
+using common::v1::CONVERSATION_STATE_ACTIVE;
+using common::v1::CONVERSATION_STATE_CLOSED;
+using common::v1::CONVERSATION_STATE_OPEN;
+using common::v1::CONVERSATION_STATE_UNSPECIFIED;
+using common::v1::CONVERSATION_STATE_WAITING;
+using common::v1::CONVERSATION_STATE_WRAP_UP;
+
+TEST(ConversationStateTest, AllowsTheLifecycleEdges) {
+  EXPECT_TRUE(TransitionAllowed(CONVERSATION_STATE_OPEN, CONVERSATION_STATE_ACTIVE));
+  EXPECT_TRUE(TransitionAllowed(CONVERSATION_STATE_ACTIVE, CONVERSATION_STATE_WAITING));
+  EXPECT_TRUE(TransitionAllowed(CONVERSATION_STATE_WAITING, CONVERSATION_STATE_ACTIVE));
+  EXPECT_TRUE(TransitionAllowed(CONVERSATION_STATE_ACTIVE, CONVERSATION_STATE_WRAP_UP));
+  EXPECT_TRUE(TransitionAllowed(CONVERSATION_STATE_WAITING, CONVERSATION_STATE_WRAP_UP));
+  EXPECT_TRUE(TransitionAllowed(CONVERSATION_STATE_WRAP_UP, CONVERSATION_STATE_CLOSED));
+  EXPECT_TRUE(TransitionAllowed(CONVERSATION_STATE_ACTIVE, CONVERSATION_STATE_OPEN));
+  for (State s : {CONVERSATION_STATE_OPEN, CONVERSATION_STATE_ACTIVE, CONVERSATION_STATE_WAITING,
+                  CONVERSATION_STATE_WRAP_UP}) {
+    EXPECT_TRUE(TransitionAllowed(s, CONVERSATION_STATE_CLOSED)) << StateName(s);
+  }
+}
+
+TEST(ConversationStateTest, ClosedIsFinalAndNoStateLoopsOnItself) {
+  for (State to : {CONVERSATION_STATE_OPEN, CONVERSATION_STATE_ACTIVE, CONVERSATION_STATE_WAITING,
+                   CONVERSATION_STATE_WRAP_UP, CONVERSATION_STATE_CLOSED}) {
+    EXPECT_FALSE(TransitionAllowed(CONVERSATION_STATE_CLOSED, to)) << StateName(to);
+    EXPECT_FALSE(TransitionAllowed(to, to)) << StateName(to);
+  }
+  EXPECT_FALSE(TransitionAllowed(CONVERSATION_STATE_OPEN, CONVERSATION_STATE_WAITING));
+  EXPECT_FALSE(TransitionAllowed(CONVERSATION_STATE_OPEN, CONVERSATION_STATE_WRAP_UP));
+  EXPECT_FALSE(TransitionAllowed(CONVERSATION_STATE_WRAP_UP, CONVERSATION_STATE_ACTIVE));
+  EXPECT_FALSE(TransitionAllowed(CONVERSATION_STATE_UNSPECIFIED, CONVERSATION_STATE_OPEN));
+}
+
+TEST(ConversationStateTest, RefusalNamesConversationAndBothStates) {
+  const absl::Status s =
+      CheckTransition("5c1e", CONVERSATION_STATE_CLOSED, CONVERSATION_STATE_WAITING);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message(), "conversation 5c1e: cannot move from CLOSED to WAITING");
+  EXPECT_TRUE(CheckTransition("x", CONVERSATION_STATE_ACTIVE, CONVERSATION_STATE_WRAP_UP).ok());
+}
+
+}  // namespace
+}  // namespace parley::session

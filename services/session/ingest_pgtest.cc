@@ -1,0 +1,282 @@
+// IngestService's store on a real PostgreSQL: exactly-once storage, dead letters, per-customer
+// serialization, reopening after close, status ordering, and all-or-nothing batches.
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "parley/router/v1/router.pb.h"
+#include "services/session/pg_conversation_store.h"
+#include "services/session/pg_ingest_store.h"
+#include "services/session/rows.h"
+#include "services/session/session_fixture.h"
+
+namespace parley::session {
+namespace {
+
+using v1::INGEST_OUTCOME_DEAD_LETTERED;
+using v1::INGEST_OUTCOME_DUPLICATE;
+using v1::INGEST_OUTCOME_STORED;
+
+class IngestPgTest : public SessionPgTest {
+ protected:
+  v1::IngestResponse MustIngest(const v1::IngestRequest& batch) {
+    absl::StatusOr<v1::IngestResponse> r = store_.Ingest(batch);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : v1::IngestResponse();
+  }
+  int CountFor(const std::string& table, const std::string& page) {
+    return Count(
+        absl::StrCat("SELECT count(*) FROM session.", table, " WHERE endpoint_id = '", page, "'"));
+  }
+
+  PgIngestStore store_{pool()};
+};
+
+TEST_F(IngestPgTest, FirstMessageCreatesContactConversationAndRouteOutboxRow) {
+  const std::string page = Unique("p"), user = Unique("u");
+  const absl::Time t = absl::FromUnixSeconds(1700000000);
+  const v1::IngestResponse r = MustIngest(TextBatch(page, user, Unique("m"), "hello", t));
+  ASSERT_EQ(r.results_size(), 1);
+  EXPECT_EQ(r.results(0).outcome(), INGEST_OUTCOME_STORED);
+  EXPECT_TRUE(r.results(0).conversation_opened());
+  const std::string conversation = r.results(0).conversation_id();
+  EXPECT_EQ(Query(absl::StrCat("SELECT state FROM session.conversations WHERE id = '", conversation,
+                               "'")),
+            "1");
+  EXPECT_EQ(Query(absl::StrCat("SELECT session.us(reply_deadline) FROM session.conversations "
+                               "WHERE id = '",
+                               conversation, "'")),
+            absl::StrCat(absl::ToUnixMicros(t + absl::Hours(24))));
+  EXPECT_EQ(Query(absl::StrCat("SELECT search_config::text FROM session.conversations WHERE id = '",
+                               conversation, "'")),
+            "english");
+  // The route row carries what router needs.
+  const std::string hex = Query(absl::StrCat(
+      "SELECT encode(payload, 'hex') FROM session.outbox WHERE kind = 'route_conversation' AND "
+      "payload = payload AND position(decode('",
+      Hex(conversation), "', 'hex') in payload) > 0"));
+  router::v1::EnqueueConversationRequest route;
+  ASSERT_TRUE(route.ParseFromString(Unhex(hex)));
+  EXPECT_EQ(route.conversation_id(), conversation);
+  EXPECT_EQ(route.context().user_id(), user);
+  EXPECT_EQ(route.context().first_message_text(), "hello");
+  EXPECT_EQ(route.context().customer_name(), "Ada Lovelace");
+  EXPECT_EQ(route.work_stream_id(), "8a1f0b9e-3f2a-4d1b-8c7e-0123456789ab");
+}
+
+TEST_F(IngestPgTest, ReplayingABatchStoresNothingNew) {
+  const std::string page = Unique("p"), user = Unique("u");
+  v1::IngestRequest batch = TextBatch(page, user, Unique("m"), "one");
+  AddText(&batch, user, Unique("m"), "two");
+  AddText(&batch, Unique("u"), Unique("m"), "three");
+  const v1::IngestResponse first = MustIngest(batch);
+  for (const auto& r : first.results()) EXPECT_EQ(r.outcome(), INGEST_OUTCOME_STORED);
+  const int messages = CountFor("messages", page);
+  const int conversations = CountFor("conversations", page);
+  const int outbox = Count("SELECT count(*) FROM session.outbox");
+  const v1::IngestResponse again = MustIngest(batch);
+  ASSERT_EQ(again.results_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(again.results(i).outcome(), INGEST_OUTCOME_DUPLICATE) << i;
+    EXPECT_EQ(again.results(i).message_id(), first.results(i).message_id()) << i;
+  }
+  EXPECT_EQ(messages, 3);
+  EXPECT_EQ(conversations, 2);
+  EXPECT_EQ(CountFor("messages", page), messages);
+  EXPECT_EQ(CountFor("conversations", page), conversations);
+  EXPECT_EQ(Count("SELECT count(*) FROM session.outbox"), outbox);
+}
+
+TEST_F(IngestPgTest, PoisonEventsAreDeadLetteredWhileTheRestOfTheBatchIsStored) {
+  const std::string page = Unique("p"), user = Unique("u");
+  v1::IngestRequest batch = TextBatch(page, user, Unique("m"), "first");
+  AddText(&batch, user, Unique("m"), std::string("a\0b\0c", 5));  // repaired: NULs dropped
+  v1::InboundEvent* status = batch.add_events();                  // refers to nothing
+  status->set_dedup_key("status:SMnope:delivered");
+  *status->mutable_endpoint() = batch.endpoints(0).endpoint();
+  status->mutable_customer()->set_user_id(user);
+  status->set_raw_event("MessageSid=SMnope&MessageStatus=delivered");
+  status->mutable_status()->set_provider_message_id("SMnope");
+  status->mutable_status()->set_status(common::v1::DELIVERY_STATUS_DELIVERED);
+  v1::InboundEvent* sticker = AddText(&batch, user, Unique("m"), "x");  // NUL outside text
+  sticker->mutable_message()->mutable_content()->add_parts()->mutable_sticker()->set_sticker_id(
+      std::string("36\0", 3));
+
+  const v1::IngestResponse r = MustIngest(batch);
+  ASSERT_EQ(r.results_size(), 4);
+  EXPECT_EQ(r.results(0).outcome(), INGEST_OUTCOME_STORED);
+  EXPECT_EQ(r.results(1).outcome(), INGEST_OUTCOME_STORED);
+  EXPECT_EQ(r.results(2).outcome(), INGEST_OUTCOME_DEAD_LETTERED);
+  EXPECT_EQ(r.results(2).detail(), "status callback refers to unknown message SMnope");
+  EXPECT_EQ(r.results(3).outcome(), INGEST_OUTCOME_DEAD_LETTERED);
+  EXPECT_EQ(r.results(3).detail(), "content holds a NUL character outside text");
+  EXPECT_EQ(Query(absl::StrCat("SELECT body_text FROM session.messages WHERE id = '",
+                               r.results(1).message_id(), "'")),
+            "abc");
+  EXPECT_EQ(Query(absl::StrCat("SELECT convert_from(raw_event, 'UTF8') FROM session.dead_letters "
+                               "WHERE id = '",
+                               r.results(2).dead_letter_id(), "'")),
+            "MessageSid=SMnope&MessageStatus=delivered");
+  EXPECT_EQ(CountFor("dead_letters", page), 2);
+  // A replay dead-letters nothing twice.
+  const v1::IngestResponse again = MustIngest(batch);
+  for (const auto& e : again.results()) EXPECT_EQ(e.outcome(), INGEST_OUTCOME_DUPLICATE);
+  EXPECT_EQ(CountFor("dead_letters", page), 2);
+}
+
+TEST_F(IngestPgTest, AValuePostgresqlRefusesDeadLettersOnlyItsEvent) {
+  const std::string page = Unique("p"), user = Unique("u");
+  v1::IngestRequest batch = TextBatch(page, user, Unique("m"), "fine");
+  v1::InboundEvent* odd = AddText(&batch, user, Unique("m"), "from the far future");
+  odd->mutable_provider_time()->set_seconds(int64_t{100000000000000});  // beyond timestamptz
+  AddText(&batch, user, Unique("m"), "also fine");
+  const v1::IngestResponse r = MustIngest(batch);
+  ASSERT_EQ(r.results_size(), 3);
+  EXPECT_EQ(r.results(0).outcome(), INGEST_OUTCOME_STORED);
+  EXPECT_EQ(r.results(1).outcome(), INGEST_OUTCOME_DEAD_LETTERED);
+  EXPECT_TRUE(absl::StartsWith(r.results(1).detail(), "postgresql refused the event: "))
+      << r.results(1).detail();
+  EXPECT_EQ(r.results(2).outcome(), INGEST_OUTCOME_STORED);
+  EXPECT_EQ(CountFor("messages", page), 2);
+  EXPECT_EQ(CountFor("dead_letters", page), 1);
+}
+
+TEST_F(IngestPgTest, SixteenConcurrentIngestsForANewCustomerOpenOneConversation) {
+  const std::string page = Unique("p"), user = Unique("u");
+  std::vector<std::thread> threads;
+  std::vector<absl::StatusOr<v1::IngestResponse>> results(16, absl::UnknownError("not run"));
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&, i] {
+      PgIngestStore store(pool());
+      results[i] = store.Ingest(TextBatch(page, user, Unique("m"), absl::StrCat("msg ", i)));
+    });
+  }
+  for (auto& t : threads) t.join();
+  int opened = 0;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->results(0).outcome(), INGEST_OUTCOME_STORED);
+    opened += r->results(0).conversation_opened();
+  }
+  EXPECT_EQ(opened, 1);
+  EXPECT_EQ(CountFor("conversations", page), 1);
+  EXPECT_EQ(CountFor("messages", page), 16);
+  EXPECT_EQ(Count(absl::StrCat(
+                "SELECT message_count FROM session.conversations WHERE endpoint_id='", page, "'")),
+            16);
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM session.contacts ct JOIN "
+                               "session.channel_identities i ON i.contact_id = ct.id WHERE "
+                               "i.endpoint_id = '",
+                               page, "'")),
+            1);
+}
+
+TEST_F(IngestPgTest, AMessageAfterCloseOpensANewConversationForTheSameContact) {
+  const std::string page = Unique("p"), user = Unique("u");
+  const v1::IngestResponse first = MustIngest(TextBatch(page, user, Unique("m"), "hi"));
+  const std::string old_id = first.results(0).conversation_id();
+  PgConversationStore conversations(pool());
+  v1::ChangeConversationStateRequest close;
+  close.set_conversation_id(old_id);
+  close.set_state(common::v1::CONVERSATION_STATE_CLOSED);
+  ASSERT_TRUE(conversations.ChangeState(close).ok());
+
+  const v1::IngestResponse second = MustIngest(TextBatch(page, user, Unique("m"), "back again"));
+  EXPECT_TRUE(second.results(0).conversation_opened());
+  EXPECT_NE(second.results(0).conversation_id(), old_id);
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(DISTINCT contact_id) FROM session.conversations "
+                               "WHERE endpoint_id = '",
+                               page, "'")),
+            1);
+  // And a message while it is open continues it.
+  const v1::IngestResponse third = MustIngest(TextBatch(page, user, Unique("m"), "more"));
+  EXPECT_FALSE(third.results(0).conversation_opened());
+  EXPECT_EQ(third.results(0).conversation_id(), second.results(0).conversation_id());
+}
+
+TEST_F(IngestPgTest, DeliveryStatusesNeverMoveBackwards) {
+  const std::string page = Unique("p"), user = Unique("u");
+  const absl::Time t = absl::FromUnixSeconds(1700000000);
+  MustIngest(TextBatch(page, user, Unique("m"), "hi", t));
+  // The page answered from its inbox: an echo Parley did not send.
+  v1::IngestRequest echo = TextBatch(page, user, "unused", "unused", t + absl::Seconds(5));
+  v1::InboundEvent* ev = echo.mutable_events(0);
+  ev->set_dedup_key("echo:mid.out");
+  v1::EchoEvent* e = ev->mutable_echo();
+  e->set_provider_message_id("mid.out");
+  e->mutable_content()->add_parts()->set_text("we shipped it");
+  const v1::IngestResponse stored = MustIngest(echo);
+  ASSERT_EQ(stored.results(0).outcome(), INGEST_OUTCOME_STORED);
+  const std::string message = stored.results(0).message_id();
+  auto status_of = [&] {
+    return Query(
+        absl::StrCat("SELECT delivery_status FROM session.messages WHERE id = '", message, "'"));
+  };
+  EXPECT_EQ(status_of(), "4");  // SENT
+
+  auto receipt = [&](bool read, int64_t watermark_s) {
+    v1::IngestRequest b = TextBatch(page, user, "unused", "unused", t);
+    v1::InboundEvent* r = b.mutable_events(0);
+    r->set_dedup_key(absl::StrCat(read ? "read:" : "delivery:", user, ":", watermark_s));
+    google::protobuf::Timestamp* w =
+        read ? r->mutable_read()->mutable_watermark() : r->mutable_delivery()->mutable_watermark();
+    w->set_seconds(watermark_s);
+    return MustIngest(b).results(0);
+  };
+  EXPECT_EQ(receipt(true, 1700000010).outcome(), INGEST_OUTCOME_STORED);
+  EXPECT_EQ(status_of(), "6");  // READ
+  const v1::IngestEventResult late = receipt(false, 1700000011);
+  EXPECT_EQ(late.outcome(), INGEST_OUTCOME_DUPLICATE);
+  EXPECT_EQ(status_of(), "6");
+  // A receipt older than every message Parley knows refers to nothing.
+  EXPECT_EQ(receipt(false, 1600000000).outcome(), INGEST_OUTCOME_DEAD_LETTERED);
+
+  v1::IngestRequest failed = TextBatch(page, user, "unused", "unused", t);
+  v1::InboundEvent* f = failed.mutable_events(0);
+  f->set_dedup_key("status:mid.out:failed");
+  f->mutable_status()->set_provider_message_id("mid.out");
+  f->mutable_status()->set_status(common::v1::DELIVERY_STATUS_FAILED);
+  EXPECT_EQ(MustIngest(failed).results(0).outcome(), INGEST_OUTCOME_DUPLICATE);
+  EXPECT_EQ(status_of(), "6");
+  EXPECT_NE(Query(absl::StrCat("SELECT session.us(read_at) FROM session.messages WHERE id = '",
+                               message, "'")),
+            "");
+}
+
+TEST_F(IngestPgTest, ABatchCutOffMidwayStoresNothing) {
+  const std::string page = Unique("p");
+  v1::IngestRequest batch = TextBatch(page, Unique("u"), Unique("m"), "one");
+  AddText(&batch, Unique("u"), Unique("m"), "two");
+  // Another session holds the outbox, so the batch stops at its first outbox row; then its
+  // connection is cut, as when PostgreSQL goes away mid-batch.
+  pqxx::connection blocker(uri());
+  pqxx::work lock(blocker);
+  lock.exec("LOCK TABLE session.outbox IN ACCESS EXCLUSIVE MODE");
+  absl::StatusOr<v1::IngestResponse> result = absl::UnknownError("not run");
+  std::thread ingest([&] { result = store_.Ingest(batch); });
+  bool cut = false;
+  for (int i = 0; i < 6000 && !cut; ++i) {
+    cut = !lock.exec(
+                   "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                   "WHERE wait_event_type = 'Lock' AND query LIKE '%session.outbox%' "
+                   "AND pid <> pg_backend_pid()")
+               .empty();
+    if (!cut) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  lock.abort();  // before joining: an ingest never cut would otherwise wait for ever
+  ingest.join();
+  ASSERT_TRUE(cut) << "the ingest never waited for the outbox lock";
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable) << result.status();
+  EXPECT_EQ(CountFor("messages", page), 0);
+  EXPECT_EQ(CountFor("conversations", page), 0);
+  EXPECT_EQ(CountFor("channel_identities", page), 0);
+  // The provider's retry then stores the whole batch.
+  const v1::IngestResponse retried = MustIngest(batch);
+  EXPECT_EQ(retried.results(0).outcome(), INGEST_OUTCOME_STORED);
+  EXPECT_EQ(retried.results(1).outcome(), INGEST_OUTCOME_STORED);
+  EXPECT_EQ(CountFor("messages", page), 2);
+}
+
+}  // namespace
+}  // namespace parley::session
