@@ -257,6 +257,8 @@ TEST_F(IngestPgTest, ABatchCutOffMidwayStoresNothing) {
   std::thread ingest([&] { result = store_.Ingest(batch); });
   bool cut = false;
   for (int i = 0; i < 6000 && !cut; ++i) {
+    // pg_stat_activity is a snapshot kept for the whole transaction unless cleared.
+    lock.exec("SELECT pg_stat_clear_snapshot()");
     cut = !lock.exec(
                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                    "WHERE wait_event_type = 'Lock' AND query LIKE '%session.outbox%' "
