@@ -172,6 +172,91 @@ TEST_F(IngestPgTest, SixteenConcurrentIngestsForANewCustomerOpenOneConversation)
             1);
 }
 
+// Group commit: concurrent calls on one store share transactions.
+TEST_F(IngestPgTest, GroupCommitDeadLettersOnlyTheCallPostgresqlRefuses) {
+  const std::string page = Unique("p");
+  constexpr int kCalls = 24;
+  constexpr int kOdd = 7;
+  std::vector<std::thread> threads;
+  std::vector<absl::StatusOr<v1::IngestResponse>> results(kCalls, absl::UnknownError("not run"));
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back([&, i] {
+      v1::IngestRequest batch = TextBatch(page, Unique("u"), Unique("m"), absl::StrCat("msg ", i));
+      if (i == kOdd) {
+        batch.mutable_events(0)->mutable_provider_time()->set_seconds(
+            int64_t{100000000000000});  // beyond timestamptz
+      }
+      results[i] = store_.Ingest(batch);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kCalls; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    ASSERT_EQ(results[i]->results_size(), 1);
+    EXPECT_EQ(results[i]->results(0).outcome(),
+              i == kOdd ? INGEST_OUTCOME_DEAD_LETTERED : INGEST_OUTCOME_STORED)
+        << i;
+  }
+  EXPECT_TRUE(
+      absl::StartsWith(results[kOdd]->results(0).detail(), "postgresql refused the event: "))
+      << results[kOdd]->results(0).detail();
+  EXPECT_EQ(CountFor("messages", page), kCalls - 1);
+  EXPECT_EQ(CountFor("conversations", page), kCalls - 1);
+  EXPECT_EQ(CountFor("dead_letters", page), 1);
+}
+
+TEST_F(IngestPgTest, GroupCommitStoresConcurrentCallsWithOneDedupKeyOnce) {
+  const std::string page = Unique("p"), user = Unique("u"), mid = Unique("m");
+  constexpr int kCalls = 16;
+  std::vector<std::thread> threads;
+  std::vector<absl::StatusOr<v1::IngestResponse>> results(kCalls, absl::UnknownError("not run"));
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back(
+        [&, i] { results[i] = store_.Ingest(TextBatch(page, user, mid, "same")); });
+  }
+  for (auto& t : threads) t.join();
+  int stored = 0;
+  std::string message_id;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->results_size(), 1);
+    if (r->results(0).outcome() == INGEST_OUTCOME_STORED) {
+      ++stored;
+      message_id = r->results(0).message_id();
+    } else {
+      EXPECT_EQ(r->results(0).outcome(), INGEST_OUTCOME_DUPLICATE);
+    }
+  }
+  EXPECT_EQ(stored, 1);
+  for (const auto& r : results) EXPECT_EQ(r->results(0).message_id(), message_id);
+  EXPECT_EQ(CountFor("messages", page), 1);
+  EXPECT_EQ(CountFor("conversations", page), 1);
+}
+
+TEST_F(IngestPgTest, GroupCommitOpensOneConversationForSixteenConcurrentCalls) {
+  const std::string page = Unique("p"), user = Unique("u");
+  std::vector<std::thread> threads;
+  std::vector<absl::StatusOr<v1::IngestResponse>> results(16, absl::UnknownError("not run"));
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = store_.Ingest(TextBatch(page, user, Unique("m"), absl::StrCat("msg ", i)));
+    });
+  }
+  for (auto& t : threads) t.join();
+  int opened = 0;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->results(0).outcome(), INGEST_OUTCOME_STORED);
+    opened += r->results(0).conversation_opened();
+  }
+  EXPECT_EQ(opened, 1);
+  EXPECT_EQ(CountFor("conversations", page), 1);
+  EXPECT_EQ(CountFor("messages", page), 16);
+  EXPECT_EQ(Count(absl::StrCat(
+                "SELECT message_count FROM session.conversations WHERE endpoint_id='", page, "'")),
+            16);
+}
+
 TEST_F(IngestPgTest, AMessageAfterCloseOpensANewConversationForTheSameContact) {
   const std::string page = Unique("p"), user = Unique("u");
   const v1::IngestResponse first = MustIngest(TextBatch(page, user, Unique("m"), "hi"));

@@ -73,26 +73,68 @@ INSERT INTO session.outbox (kind, payload) SELECT $14, decode($15, 'hex') FROM c
 // $8 content json, $9 body text, $10 search config, $11 reply-to message id,
 // $12 provider message id, $13 provider time (us), $14 delivery status,
 // $15 reply window (us), $16 outbox kind ('' for none), $17 outbox payload (hex).
+// session.ts() is written out here: its body is only STABLE, so PostgreSQL cannot inline it and
+// parsed and planned its body on every execution, once per use (most of this statement's cost).
 constexpr char kInsertMessage[] = R"sql(
 WITH m AS (
   INSERT INTO session.messages (id, conversation_id, channel, endpoint_id, dedup_key, direction,
       sender_kind, content, body_text, search_config, reply_to_message_id, provider_message_id,
       provider_time, delivery_status)
   VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::smallint, $7, $8::jsonb, $9, $10::regconfig,
-          $11::uuid, $12, session.ts($13::bigint), $14)
+          $11::uuid, $12, (to_timestamp(0) + $13::bigint * interval '1 microsecond'), $14)
   ON CONFLICT (channel, endpoint_id, dedup_key) DO NOTHING RETURNING id),
 u AS (
   UPDATE session.conversations SET
     message_count = message_count + 1,
     last_customer_message_at = CASE WHEN $6::smallint = 1
-        THEN greatest(last_customer_message_at, session.ts($13::bigint))
+        THEN greatest(last_customer_message_at, (to_timestamp(0) + $13::bigint * interval '1 microsecond'))
         ELSE last_customer_message_at END,
     reply_deadline = CASE WHEN $6::smallint = 1
-        THEN greatest(last_customer_message_at, session.ts($13::bigint))
+        THEN greatest(last_customer_message_at, (to_timestamp(0) + $13::bigint * interval '1 microsecond'))
              + $15::bigint * interval '1 microsecond'
         ELSE reply_deadline END,
     last_agent_message_at = CASE WHEN $6::smallint = 2
-        THEN greatest(last_agent_message_at, session.ts($13::bigint))
+        THEN greatest(last_agent_message_at, (to_timestamp(0) + $13::bigint * interval '1 microsecond'))
+        ELSE last_agent_message_at END,
+    last_activity_at = greatest(last_activity_at, now()),
+    updated_at = now()
+  WHERE id = $2::uuid AND EXISTS (SELECT 1 FROM m)),
+o AS (
+  INSERT INTO session.outbox (kind, payload)
+  SELECT $16::text, decode($17, 'hex') FROM m WHERE $16::text <> '')
+SELECT count(*) FROM m)sql";
+
+// kInsertMessage into a conversation remembered from an earlier batch, only while it still is
+// the identity's live conversation as remembered (same agent, tag and search configuration;
+// neither WAITING nor CLOSED). Returns 0 when the guard or the dedup key refused the row: the
+// caller then takes the full path (lookup, then kInsertMessage). Same parameters, and
+// $18 user id, $19 agent id, $20 tag.
+constexpr char kInsertMessageIfLive[] = R"sql(
+WITH m AS (
+  INSERT INTO session.messages (id, conversation_id, channel, endpoint_id, dedup_key, direction,
+      sender_kind, content, body_text, search_config, reply_to_message_id, provider_message_id,
+      provider_time, delivery_status)
+  SELECT $1::uuid, $2::uuid, $3, $4, $5, $6::smallint, $7, $8::jsonb, $9, $10::regconfig,
+         $11::uuid, $12, (to_timestamp(0) + $13::bigint * interval '1 microsecond'), $14
+  WHERE EXISTS (
+    SELECT 1 FROM session.conversations c
+    JOIN session.channel_identities i ON i.id = c.identity_id
+    WHERE c.id = $2::uuid AND c.state NOT IN (3, 5) AND c.agent_id = $19::text
+      AND c.human_agent_tag_enabled = $20::boolean AND c.search_config = $10::regconfig
+      AND i.channel = $3::smallint AND i.endpoint_id = $4::text AND i.user_id = $18::text)
+  ON CONFLICT (channel, endpoint_id, dedup_key) DO NOTHING RETURNING id),
+u AS (
+  UPDATE session.conversations SET
+    message_count = message_count + 1,
+    last_customer_message_at = CASE WHEN $6::smallint = 1
+        THEN greatest(last_customer_message_at, (to_timestamp(0) + $13::bigint * interval '1 microsecond'))
+        ELSE last_customer_message_at END,
+    reply_deadline = CASE WHEN $6::smallint = 1
+        THEN greatest(last_customer_message_at, (to_timestamp(0) + $13::bigint * interval '1 microsecond'))
+             + $15::bigint * interval '1 microsecond'
+        ELSE reply_deadline END,
+    last_agent_message_at = CASE WHEN $6::smallint = 2
+        THEN greatest(last_agent_message_at, (to_timestamp(0) + $13::bigint * interval '1 microsecond'))
         ELSE last_agent_message_at END,
     last_activity_at = greatest(last_activity_at, now()),
     updated_at = now()
@@ -237,6 +279,7 @@ struct Batch {
   const v1::IngestRequest& request;
   int64_t receive_us;
   const std::map<std::string, common::v1::EndpointSettings>& settings;
+  ConversationHints& hints;
 };
 
 int Channel(const InboundEvent& ev) { return static_cast<int>(ev.endpoint().channel()); }
@@ -423,40 +466,74 @@ absl::StatusOr<IngestEventResult> StoreInbound(Batch& b, int index, MessageConte
   if (absl::StrContains(json, "\\u0000")) {
     return DeadLetter(b, index, "content holds a NUL character outside text");
   }
+  const std::string hint_key =
+      absl::StrCat(Channel(ev), "/", ev.endpoint().id(), "/", ev.customer().user_id());
+  const int64_t at = EventMicros(b, ev);
+  const std::string searchable = SearchableText(content);
+  std::optional<std::string> reply_to;
+  if (!content.reply_to().message_id().empty()) reply_to = content.reply_to().message_id();
+  // Inserts into `t`'s conversation: the guarded statement when `t` is only remembered.
+  auto insert = [&](const Target& t, const std::string& message_id, bool guarded) {
+    const ReplyDeadlines d =
+        ComputeReplyDeadlines(ev.endpoint().channel(), t.tag, absl::FromUnixMicros(at));
+    const int64_t window_us = absl::ToInt64Microseconds(d.deadline - absl::FromUnixMicros(at));
+    std::string outbox_kind;
+    std::string outbox_payload;
+    if (!t.agent_id.empty()) {
+      router::v1::PublishConversationEventRequest event;
+      event.set_conversation_id(t.conversation_id);
+      event.mutable_customer_message()->set_message_id(message_id);
+      *event.mutable_customer_message()->mutable_content() = content;
+      SetTimestamp(absl::FromUnixMicros(at),
+                   event.mutable_customer_message()->mutable_provider_time());
+      outbox_kind = kOutboxAgentMessage;
+      outbox_payload = Hex(event.SerializeAsString());
+    }
+    const int direction = static_cast<int>(common::v1::DIRECTION_INBOUND);
+    const int sender = static_cast<int>(common::v1::SENDER_KIND_CUSTOMER);
+    const int status = static_cast<int>(common::v1::DELIVERY_STATUS_RECEIVED);
+    if (guarded) {
+      return Exec1(b.tx, "session_insertmessageiflive", kInsertMessageIfLive, message_id,
+                   t.conversation_id, Channel(ev), ev.endpoint().id(), ev.dedup_key(), direction,
+                   sender, json, searchable, t.search_config, reply_to, provider_message_id, at,
+                   status, window_us, outbox_kind, outbox_payload, ev.customer().user_id(),
+                   t.agent_id, t.tag)[0]
+          .as<int>();
+    }
+    return Exec1(b.tx, "session_insertmessage", kInsertMessage, message_id, t.conversation_id,
+                 Channel(ev), ev.endpoint().id(), ev.dedup_key(), direction, sender, json,
+                 searchable, t.search_config, reply_to, provider_message_id, at, status, window_us,
+                 outbox_kind, outbox_payload)[0]
+        .as<int>();
+  };
+  // Fast path: one statement into the conversation an earlier batch found for this customer.
+  if (std::optional<ConversationHint> hint = b.hints.Get(hint_key); hint.has_value()) {
+    Target remembered;
+    remembered.conversation_id = hint->conversation_id;
+    remembered.agent_id = hint->agent_id;
+    remembered.search_config = hint->search_config;
+    remembered.tag = hint->tag;
+    const std::string message_id = NewUuid();
+    if (insert(remembered, message_id, /*guarded=*/true) == 1) {
+      if (!edit_target.empty()) Exec(b.tx, "session_markedited", kMarkEdited, edit_target);
+      IngestEventResult r;
+      r.set_conversation_id(hint->conversation_id);
+      r.set_outcome(v1::INGEST_OUTCOME_STORED);
+      r.set_message_id(message_id);
+      return r;
+    }
+  }
+
   absl::StatusOr<std::variant<Target, IngestEventResult>> found = FindOrOpen(b, index, content);
   if (!found.ok()) return found.status();
   if (auto* dup = std::get_if<IngestEventResult>(&*found)) return *dup;
   const Target& t = std::get<Target>(*found);
+  if (!t.waiting) b.hints.Put(hint_key, {t.conversation_id, t.agent_id, t.search_config, t.tag});
 
   const std::string message_id = NewUuid();
-  const int64_t at = EventMicros(b, ev);
-  const ReplyDeadlines d =
-      ComputeReplyDeadlines(ev.endpoint().channel(), t.tag, absl::FromUnixMicros(at));
-  const int64_t window_us = absl::ToInt64Microseconds(d.deadline - absl::FromUnixMicros(at));
-  std::string outbox_kind;
-  std::string outbox_payload;
-  if (!t.agent_id.empty()) {
-    router::v1::PublishConversationEventRequest event;
-    event.set_conversation_id(t.conversation_id);
-    event.mutable_customer_message()->set_message_id(message_id);
-    *event.mutable_customer_message()->mutable_content() = content;
-    SetTimestamp(absl::FromUnixMicros(at),
-                 event.mutable_customer_message()->mutable_provider_time());
-    outbox_kind = kOutboxAgentMessage;
-    outbox_payload = Hex(event.SerializeAsString());
-  }
-  std::optional<std::string> reply_to;
-  if (!content.reply_to().message_id().empty()) reply_to = content.reply_to().message_id();
-  const pqxx::row inserted = Exec1(
-      b.tx, "session_insertmessage", kInsertMessage, message_id, t.conversation_id, Channel(ev),
-      ev.endpoint().id(), ev.dedup_key(), static_cast<int>(common::v1::DIRECTION_INBOUND),
-      static_cast<int>(common::v1::SENDER_KIND_CUSTOMER), json, SearchableText(content),
-      t.search_config, reply_to, provider_message_id, at,
-      static_cast<int>(common::v1::DELIVERY_STATUS_RECEIVED), window_us, outbox_kind,
-      outbox_payload);
   IngestEventResult r;
   r.set_conversation_id(t.conversation_id);
-  if (inserted[0].as<int>() == 0) {
+  if (insert(t, message_id, /*guarded=*/false) == 0) {
     r.set_outcome(v1::INGEST_OUTCOME_DUPLICATE);
     r.set_detail(absl::StrCat("dedup_key ", Truncated(ev.dedup_key(), 600), " already stored"));
     return r;
@@ -668,12 +745,17 @@ absl::StatusOr<IngestEventResult> ProcessEvent(Batch& b, int index) {
   return DeadLetter(b, index, "event without a kind");
 }
 
-// Serializes concurrent batches of the same customers, in one fixed order.
-void LockIdentities(pqxx::transaction_base& tx, const v1::IngestRequest& request) {
+// Serializes concurrent batches of the same customers, in one fixed order: the identities of
+// every request stored in the transaction are locked by one statement, sorted, so that two
+// transactions never wait for each other in opposite orders.
+void LockIdentities(pqxx::transaction_base& tx,
+                    const std::vector<const v1::IngestRequest*>& requests) {
   std::set<std::string> keys;
-  for (const InboundEvent& ev : request.events()) {
-    if (ev.customer().user_id().empty()) continue;
-    keys.insert(absl::StrCat(Channel(ev), "/", ev.endpoint().id(), "/", ev.customer().user_id()));
+  for (const v1::IngestRequest* request : requests) {
+    for (const InboundEvent& ev : request->events()) {
+      if (ev.customer().user_id().empty()) continue;
+      keys.insert(absl::StrCat(Channel(ev), "/", ev.endpoint().id(), "/", ev.customer().user_id()));
+    }
   }
   if (keys.empty()) return;
   Exec(tx, "session_lockidentities", kLockIdentities, absl::StrJoin(keys, "\n"));
@@ -687,52 +769,136 @@ bool IsDataError(const absl::Status& s) {
          s.code() == absl::StatusCode::kAlreadyExists;
 }
 
-}  // namespace
-
-absl::StatusOr<v1::IngestResponse> PgIngestStore::Ingest(const v1::IngestRequest& request) {
-  absl::StatusOr<v1::IngestResponse> first = Run(request, /*isolate=*/false);
-  if (first.ok() || !IsDataError(first.status())) return first;
-  return Run(request, /*isolate=*/true);
-}
-
-absl::StatusOr<v1::IngestResponse> PgIngestStore::Run(const v1::IngestRequest& request,
-                                                      bool isolate) {
-  const int64_t receive_us =
-      ToMicros(request.has_receive_time() ? TimeFromProto(request.receive_time()) : clock_());
+// Stores one request's events in `tx`, whose identities are already locked. With `isolate`,
+// each event runs in its own savepoint and an event PostgreSQL refuses is dead-lettered.
+absl::StatusOr<v1::IngestResponse> StoreRequest(pqxx::work& tx, const v1::IngestRequest& request,
+                                                int64_t receive_us, bool isolate,
+                                                ConversationHints& hints) {
   std::map<std::string, common::v1::EndpointSettings> settings;
   for (const v1::EndpointSnapshot& e : request.endpoints()) {
     settings[e.endpoint().id()] = e.settings();
   }
-  return pool_.Transact<v1::IngestResponse>(
-      [&](pqxx::work& tx) -> absl::StatusOr<v1::IngestResponse> {
-        LockIdentities(tx, request);
-        v1::IngestResponse response;
-        for (int i = 0; i < request.events_size(); ++i) {
-          absl::StatusOr<IngestEventResult> r;
-          if (!isolate) {
-            Batch b{tx, request, receive_us, settings};
-            r = ProcessEvent(b, i);
-          } else {
-            // One savepoint per event (libpqxx 6.4's subtransaction does not roll back
-            // reliably when a statement inside it failed).
-            tx.exec("SAVEPOINT ingest_event");
-            Batch b{tx, request, receive_us, settings};
-            try {
-              r = ProcessEvent(b, i);
-              tx.exec(r.ok() ? "RELEASE SAVEPOINT ingest_event"
-                             : "ROLLBACK TO SAVEPOINT ingest_event");
-            } catch (const pqxx::sql_error& e) {
-              const absl::Status s = pg::StatusFromException(e);
-              if (!IsDataError(s)) throw;
-              tx.exec("ROLLBACK TO SAVEPOINT ingest_event");
-              r = DeadLetter(b, i, absl::StrCat("postgresql refused the event: ", s.message()));
-            }
-          }
+  v1::IngestResponse response;
+  for (int i = 0; i < request.events_size(); ++i) {
+    absl::StatusOr<IngestEventResult> r;
+    Batch b{tx, request, receive_us, settings, hints};
+    if (!isolate) {
+      r = ProcessEvent(b, i);
+    } else {
+      // One savepoint per event (libpqxx 6.4's subtransaction does not roll back
+      // reliably when a statement inside it failed).
+      tx.exec("SAVEPOINT ingest_event");
+      try {
+        r = ProcessEvent(b, i);
+        tx.exec(r.ok() ? "RELEASE SAVEPOINT ingest_event" : "ROLLBACK TO SAVEPOINT ingest_event");
+      } catch (const pqxx::sql_error& e) {
+        const absl::Status s = pg::StatusFromException(e);
+        if (!IsDataError(s)) throw;
+        tx.exec("ROLLBACK TO SAVEPOINT ingest_event");
+        r = DeadLetter(b, i, absl::StrCat("postgresql refused the event: ", s.message()));
+      }
+    }
+    if (!r.ok()) return r.status();
+    r->set_event_index(i);
+    *response.add_results() = *std::move(r);
+  }
+  return response;
+}
+
+}  // namespace
+
+std::optional<ConversationHint> ConversationHints::Get(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = hints_.find(key);
+  if (it == hints_.end()) return std::nullopt;
+  return it->second;
+}
+
+void ConversationHints::Put(const std::string& key, ConversationHint hint) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (hints_.size() >= kMaxEntries) hints_.clear();
+  hints_[key] = std::move(hint);
+}
+
+absl::StatusOr<v1::IngestResponse> PgIngestStore::Ingest(const v1::IngestRequest& request) {
+  Call call{&request};
+  std::unique_lock<std::mutex> lock(mu_);
+  pending_.push_back(&call);
+  while (!call.done) {
+    if (pending_.empty() || flushing_ >= options_.max_concurrent_groups) {
+      changed_.wait(lock);
+      continue;
+    }
+    // Lead a group: every call waiting now (this one, unless another leader took it).
+    std::vector<Call*> group;
+    while (!pending_.empty() && static_cast<int>(group.size()) < options_.max_group_calls) {
+      group.push_back(pending_.front());
+      pending_.pop_front();
+    }
+    ++flushing_;
+    lock.unlock();
+    RunGroup(group);
+    lock.lock();
+    --flushing_;
+    for (Call* c : group) c->done = true;
+    changed_.notify_all();
+  }
+  return std::move(call.result);
+}
+
+void PgIngestStore::RunGroup(const std::vector<Call*>& group) {
+  if (group.size() == 1) {
+    group[0]->result = IngestAlone(*group[0]->request);
+    return;
+  }
+  std::vector<const v1::IngestRequest*> requests;
+  requests.reserve(group.size());
+  for (const Call* c : group) requests.push_back(c->request);
+  absl::StatusOr<std::vector<v1::IngestResponse>> together = Run(requests, /*isolate=*/false);
+  if (!together.ok() && IsDataError(together.status())) {
+    together = Run(requests, /*isolate=*/true);
+  }
+  if (together.ok()) {
+    for (size_t i = 0; i < group.size(); ++i) group[i]->result = std::move((*together)[i]);
+    return;
+  }
+  if (together.status().code() == absl::StatusCode::kUnavailable) {
+    // PostgreSQL is away or the commit's outcome is unknown: every call is answered so, as it
+    // would have been alone, and its caller retries (idempotently).
+    for (Call* c : group) c->result = together.status();
+    return;
+  }
+  // A conflict or a failure one call may have caused: each call again in its own transaction,
+  // so that it gets the answer it would have had alone.
+  for (Call* c : group) c->result = IngestAlone(*c->request);
+}
+
+absl::StatusOr<v1::IngestResponse> PgIngestStore::IngestAlone(const v1::IngestRequest& request) {
+  absl::StatusOr<std::vector<v1::IngestResponse>> r = Run({&request}, /*isolate=*/false);
+  if (!r.ok() && IsDataError(r.status())) r = Run({&request}, /*isolate=*/true);
+  if (!r.ok()) return r.status();
+  return std::move(r->front());
+}
+
+absl::StatusOr<std::vector<v1::IngestResponse>> PgIngestStore::Run(
+    const std::vector<const v1::IngestRequest*>& requests, bool isolate) {
+  std::vector<int64_t> receive_us;
+  for (const v1::IngestRequest* request : requests) {
+    receive_us.push_back(
+        ToMicros(request->has_receive_time() ? TimeFromProto(request->receive_time()) : clock_()));
+  }
+  return pool_.Transact<std::vector<v1::IngestResponse>>(
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<v1::IngestResponse>> {
+        LockIdentities(tx, requests);
+        std::vector<v1::IngestResponse> responses;
+        responses.reserve(requests.size());
+        for (size_t i = 0; i < requests.size(); ++i) {
+          absl::StatusOr<v1::IngestResponse> r =
+              StoreRequest(tx, *requests[i], receive_us[i], isolate, hints_);
           if (!r.ok()) return r.status();
-          r->set_event_index(i);
-          *response.add_results() = *std::move(r);
+          responses.push_back(*std::move(r));
         }
-        return response;
+        return responses;
       });
 }
 

@@ -1,13 +1,21 @@
-// IngestStore on PostgreSQL: one transaction per batch. Concurrent batches for the same
-// customer are serialized by a transaction-scoped advisory lock per channel identity (taken
-// in a fixed order, so two batches never deadlock), and every write is idempotent through a
-// unique constraint (messages, signals and dead letters on channel + endpoint + dedup key) or
-// a status that only moves forward. A batch first runs without savepoints; when PostgreSQL
-// refuses a value that the checks in C++ did not foresee, it runs again with one savepoint
-// per event and dead-letters the events that fail. See docs/adr/0006-session-storage.md.
+// IngestStore on PostgreSQL: each batch stored all or nothing, several concurrent batches in
+// one transaction (group commit, below). Concurrent batches for the same customer are serialized by
+// a transaction-scoped advisory lock per channel identity (taken in a fixed order, so two batches
+// never deadlock), and every write is idempotent through a unique constraint (messages, signals and
+// dead letters on channel + endpoint + dedup key) or a status that only moves forward. A batch
+// first runs without savepoints; when PostgreSQL refuses a value that the checks in C++ did not
+// foresee, it runs again with one savepoint per event and dead-letters the events that fail. See
+// docs/adr/0006-session-storage.md.
 #pragma once
 
+#include <condition_variable>
+#include <deque>
 #include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "libs/pg/pool.h"
@@ -15,20 +23,72 @@
 
 namespace parley::session {
 
+// Group commit: the Ingest calls waiting at the same moment are stored in one transaction and
+// answered after its single commit. The first waiting caller leads a group (everything pending,
+// up to max_group_calls) while at most max_concurrent_groups groups are in flight; the others
+// wait for their result. A group takes every identity lock up front (sorted, one statement),
+// then stores each call's batch as a lone call would. When PostgreSQL refuses a value the group
+// runs again with a savepoint per event; on a conflict or any other failure but Unavailable,
+// each call runs again in its own transaction, so that every call gets the answer, and the
+// guarantees, it would have had alone. Options are on IngestBatchingOptions.
+
+// The live conversation an earlier batch found for a customer (key: channel/endpoint/user id).
+// Only a hint: the statement that uses it checks, under the customer's lock, that it still is
+// the live conversation as remembered, and otherwise the full path runs.
+struct ConversationHint {
+  std::string conversation_id;
+  std::string agent_id;
+  std::string search_config;
+  bool tag = false;
+};
+
+class ConversationHints {
+ public:
+  std::optional<ConversationHint> Get(const std::string& key);
+  void Put(const std::string& key, ConversationHint hint);
+
+ private:
+  static constexpr size_t kMaxEntries = 100000;
+  std::mutex mu_;
+  std::unordered_map<std::string, ConversationHint> hints_;  // guarded by mu_
+};
+
+struct IngestBatchingOptions {
+  int max_concurrent_groups = 2;
+  int max_group_calls = 64;
+};
+
 class PgIngestStore : public IngestStore {
  public:
   // `clock` gives the time used when a batch has no receive_time.
-  explicit PgIngestStore(pg::Pool& pool, std::function<absl::Time()> clock = absl::Now)
-      : pool_(pool), clock_(std::move(clock)) {}
+  explicit PgIngestStore(pg::Pool& pool, std::function<absl::Time()> clock = absl::Now,
+                         IngestBatchingOptions options = {})
+      : pool_(pool), clock_(std::move(clock)), options_(options) {}
 
   // IngestStore
   absl::StatusOr<v1::IngestResponse> Ingest(const v1::IngestRequest& request) override;
 
  private:
-  absl::StatusOr<v1::IngestResponse> Run(const v1::IngestRequest& request, bool isolate);
+  struct Call {
+    const v1::IngestRequest* request;
+    absl::StatusOr<v1::IngestResponse> result = absl::UnknownError("not run");
+    bool done = false;  // guarded by mu_
+  };
+
+  void RunGroup(const std::vector<Call*>& group);
+  absl::StatusOr<v1::IngestResponse> IngestAlone(const v1::IngestRequest& request);
+  // One transaction storing every request, one response each in order.
+  absl::StatusOr<std::vector<v1::IngestResponse>> Run(
+      const std::vector<const v1::IngestRequest*>& requests, bool isolate);
 
   pg::Pool& pool_;
   std::function<absl::Time()> clock_;
+  const IngestBatchingOptions options_;
+  ConversationHints hints_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<Call*> pending_;  // guarded by mu_
+  int flushing_ = 0;           // groups in flight, guarded by mu_
 };
 
 }  // namespace parley::session
