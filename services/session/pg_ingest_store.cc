@@ -75,14 +75,38 @@ INSERT INTO session.outbox (kind, payload) SELECT $14, decode($15, 'hex') FROM c
 // $15 reply window (us), $16 outbox kind ('' for none), $17 outbox payload (hex).
 // session.ts() is written out here: its body is only STABLE, so PostgreSQL cannot inline it and
 // parsed and planned its body on every execution, once per use (most of this statement's cost).
-constexpr char kInsertMessage[] = R"sql(
+constexpr char kInsertMessageHead[] = R"sql(
 WITH m AS (
   INSERT INTO session.messages (id, conversation_id, channel, endpoint_id, dedup_key, direction,
       sender_kind, content, body_text, search_config, reply_to_message_id, provider_message_id,
       provider_time, delivery_status)
   VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::smallint, $7, $8::jsonb, $9, $10::regconfig,
           $11::uuid, $12, (to_timestamp(0) + $13::bigint * interval '1 microsecond'), $14)
-  ON CONFLICT (channel, endpoint_id, dedup_key) DO NOTHING RETURNING id),
+  ON CONFLICT (channel, endpoint_id, dedup_key) DO NOTHING RETURNING id))sql";
+
+// InsertMessageSql into a conversation remembered from an earlier batch, only while it still is
+// the identity's live conversation as remembered (same agent, tag and search configuration;
+// neither WAITING nor CLOSED). Returns 0 when the guard or the dedup key refused the row: the
+// caller then takes the full path (lookup, then InsertMessageSql()). Same parameters, and
+// $18 user id, $19 agent id, $20 tag.
+constexpr char kInsertMessageIfLiveHead[] = R"sql(
+WITH m AS (
+  INSERT INTO session.messages (id, conversation_id, channel, endpoint_id, dedup_key, direction,
+      sender_kind, content, body_text, search_config, reply_to_message_id, provider_message_id,
+      provider_time, delivery_status)
+  SELECT $1::uuid, $2::uuid, $3, $4, $5, $6::smallint, $7, $8::jsonb, $9, $10::regconfig,
+         $11::uuid, $12, (to_timestamp(0) + $13::bigint * interval '1 microsecond'), $14
+  WHERE EXISTS (
+    SELECT 1 FROM session.conversations c
+    JOIN session.channel_identities i ON i.id = c.identity_id
+    WHERE c.id = $2::uuid AND c.state NOT IN (3, 5) AND c.agent_id = $19::text
+      AND c.human_agent_tag_enabled = $20::boolean AND c.search_config = $10::regconfig
+      AND i.channel = $3::smallint AND i.endpoint_id = $4::text AND i.user_id = $18::text)
+  ON CONFLICT (channel, endpoint_id, dedup_key) DO NOTHING RETURNING id))sql";
+
+// What both message inserts do once the message row went in (and only then): the
+// conversation's counters and reply window, and the outbox row.
+constexpr char kAfterMessageInsert[] = R"sql(,
 u AS (
   UPDATE session.conversations SET
     message_count = message_count + 1,
@@ -104,45 +128,18 @@ o AS (
   SELECT $16::text, decode($17, 'hex') FROM m WHERE $16::text <> '')
 SELECT count(*) FROM m)sql";
 
-// kInsertMessage into a conversation remembered from an earlier batch, only while it still is
-// the identity's live conversation as remembered (same agent, tag and search configuration;
-// neither WAITING nor CLOSED). Returns 0 when the guard or the dedup key refused the row: the
-// caller then takes the full path (lookup, then kInsertMessage). Same parameters, and
-// $18 user id, $19 agent id, $20 tag.
-constexpr char kInsertMessageIfLive[] = R"sql(
-WITH m AS (
-  INSERT INTO session.messages (id, conversation_id, channel, endpoint_id, dedup_key, direction,
-      sender_kind, content, body_text, search_config, reply_to_message_id, provider_message_id,
-      provider_time, delivery_status)
-  SELECT $1::uuid, $2::uuid, $3, $4, $5, $6::smallint, $7, $8::jsonb, $9, $10::regconfig,
-         $11::uuid, $12, (to_timestamp(0) + $13::bigint * interval '1 microsecond'), $14
-  WHERE EXISTS (
-    SELECT 1 FROM session.conversations c
-    JOIN session.channel_identities i ON i.id = c.identity_id
-    WHERE c.id = $2::uuid AND c.state NOT IN (3, 5) AND c.agent_id = $19::text
-      AND c.human_agent_tag_enabled = $20::boolean AND c.search_config = $10::regconfig
-      AND i.channel = $3::smallint AND i.endpoint_id = $4::text AND i.user_id = $18::text)
-  ON CONFLICT (channel, endpoint_id, dedup_key) DO NOTHING RETURNING id),
-u AS (
-  UPDATE session.conversations SET
-    message_count = message_count + 1,
-    last_customer_message_at = CASE WHEN $6::smallint = 1
-        THEN greatest(last_customer_message_at, (to_timestamp(0) + $13::bigint * interval '1 microsecond'))
-        ELSE last_customer_message_at END,
-    reply_deadline = CASE WHEN $6::smallint = 1
-        THEN greatest(last_customer_message_at, (to_timestamp(0) + $13::bigint * interval '1 microsecond'))
-             + $15::bigint * interval '1 microsecond'
-        ELSE reply_deadline END,
-    last_agent_message_at = CASE WHEN $6::smallint = 2
-        THEN greatest(last_agent_message_at, (to_timestamp(0) + $13::bigint * interval '1 microsecond'))
-        ELSE last_agent_message_at END,
-    last_activity_at = greatest(last_activity_at, now()),
-    updated_at = now()
-  WHERE id = $2::uuid AND EXISTS (SELECT 1 FROM m)),
-o AS (
-  INSERT INTO session.outbox (kind, payload)
-  SELECT $16::text, decode($17, 'hex') FROM m WHERE $16::text <> '')
-SELECT count(*) FROM m)sql";
+// The full statements, kept for the process's life (prepared statements refer to them).
+const char* InsertMessageSql() {
+  static const std::string* sql =
+      new std::string(absl::StrCat(kInsertMessageHead, kAfterMessageInsert));
+  return sql->c_str();
+}
+
+const char* InsertMessageIfLiveSql() {
+  static const std::string* sql =
+      new std::string(absl::StrCat(kInsertMessageIfLiveHead, kAfterMessageInsert));
+  return sql->c_str();
+}
 
 // $1 channel, $2 endpoint, $3 provider message id.
 constexpr char kResolveMid[] = R"sql(
@@ -493,14 +490,14 @@ absl::StatusOr<IngestEventResult> StoreInbound(Batch& b, int index, MessageConte
     const int sender = static_cast<int>(common::v1::SENDER_KIND_CUSTOMER);
     const int status = static_cast<int>(common::v1::DELIVERY_STATUS_RECEIVED);
     if (guarded) {
-      return Exec1(b.tx, "session_insertmessageiflive", kInsertMessageIfLive, message_id,
+      return Exec1(b.tx, "session_insertmessageiflive", InsertMessageIfLiveSql(), message_id,
                    t.conversation_id, Channel(ev), ev.endpoint().id(), ev.dedup_key(), direction,
                    sender, json, searchable, t.search_config, reply_to, provider_message_id, at,
                    status, window_us, outbox_kind, outbox_payload, ev.customer().user_id(),
                    t.agent_id, t.tag)[0]
           .as<int>();
     }
-    return Exec1(b.tx, "session_insertmessage", kInsertMessage, message_id, t.conversation_id,
+    return Exec1(b.tx, "session_insertmessage", InsertMessageSql(), message_id, t.conversation_id,
                  Channel(ev), ev.endpoint().id(), ev.dedup_key(), direction, sender, json,
                  searchable, t.search_config, reply_to, provider_message_id, at, status, window_us,
                  outbox_kind, outbox_payload)[0]
@@ -594,7 +591,7 @@ absl::StatusOr<IngestEventResult> StoreEcho(Batch& b, int index) {
   }
   const std::string message_id = NewUuid();
   const std::string conversation_id = look["conversation_id"].as<std::string>();
-  Exec1(b.tx, "session_insertmessage", kInsertMessage, message_id, conversation_id, Channel(ev),
+  Exec1(b.tx, "session_insertmessage", InsertMessageSql(), message_id, conversation_id, Channel(ev),
         ev.endpoint().id(), ev.dedup_key(), static_cast<int>(common::v1::DIRECTION_OUTBOUND),
         static_cast<int>(common::v1::SENDER_KIND_EXTERNAL), json, SearchableText(content),
         look["search_config"].as<std::string>(), std::optional<std::string>(),
