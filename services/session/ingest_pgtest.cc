@@ -29,6 +29,23 @@ class IngestPgTest : public SessionPgTest {
     return Count(
         absl::StrCat("SELECT count(*) FROM session.", table, " WHERE endpoint_id = '", page, "'"));
   }
+  // The 16 concurrent ingests of one new customer stored every message in one conversation.
+  void ExpectSixteenInOneConversation(
+      const std::string& page, const std::vector<absl::StatusOr<v1::IngestResponse>>& results) {
+    int opened = 0;
+    for (const auto& r : results) {
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->results(0).outcome(), INGEST_OUTCOME_STORED);
+      opened += r->results(0).conversation_opened();
+    }
+    EXPECT_EQ(opened, 1);
+    EXPECT_EQ(CountFor("conversations", page), 1);
+    EXPECT_EQ(CountFor("messages", page), 16);
+    EXPECT_EQ(
+        Count(absl::StrCat("SELECT message_count FROM session.conversations WHERE endpoint_id='",
+                           page, "'")),
+        16);
+  }
 
   PgIngestStore store_{pool()};
 };
@@ -153,18 +170,7 @@ TEST_F(IngestPgTest, SixteenConcurrentIngestsForANewCustomerOpenOneConversation)
     });
   }
   for (auto& t : threads) t.join();
-  int opened = 0;
-  for (const auto& r : results) {
-    ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_EQ(r->results(0).outcome(), INGEST_OUTCOME_STORED);
-    opened += r->results(0).conversation_opened();
-  }
-  EXPECT_EQ(opened, 1);
-  EXPECT_EQ(CountFor("conversations", page), 1);
-  EXPECT_EQ(CountFor("messages", page), 16);
-  EXPECT_EQ(Count(absl::StrCat(
-                "SELECT message_count FROM session.conversations WHERE endpoint_id='", page, "'")),
-            16);
+  ExpectSixteenInOneConversation(page, results);
   EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM session.contacts ct JOIN "
                                "session.channel_identities i ON i.contact_id = ct.id WHERE "
                                "i.endpoint_id = '",
@@ -243,18 +249,7 @@ TEST_F(IngestPgTest, GroupCommitOpensOneConversationForSixteenConcurrentCalls) {
     });
   }
   for (auto& t : threads) t.join();
-  int opened = 0;
-  for (const auto& r : results) {
-    ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_EQ(r->results(0).outcome(), INGEST_OUTCOME_STORED);
-    opened += r->results(0).conversation_opened();
-  }
-  EXPECT_EQ(opened, 1);
-  EXPECT_EQ(CountFor("conversations", page), 1);
-  EXPECT_EQ(CountFor("messages", page), 16);
-  EXPECT_EQ(Count(absl::StrCat(
-                "SELECT message_count FROM session.conversations WHERE endpoint_id='", page, "'")),
-            16);
+  ExpectSixteenInOneConversation(page, results);
 }
 
 TEST_F(IngestPgTest, AMessageAfterCloseOpensANewConversationForTheSameContact) {

@@ -543,19 +543,23 @@ absl::StatusOr<IngestEventResult> StoreInbound(Batch& b, int index, MessageConte
   return r;
 }
 
+// STORED on the message (column 0) of a conversation (column 1) an update statement returned.
+IngestEventResult StoredOn(const pqxx::row& row) {
+  IngestEventResult r;
+  r.set_outcome(v1::INGEST_OUTCOME_STORED);
+  r.set_message_id(row[0].as<std::string>());
+  r.set_conversation_id(row[1].as<std::string>());
+  return r;
+}
+
 absl::StatusOr<IngestEventResult> StoreEcho(Batch& b, int index) {
   const InboundEvent& ev = b.request.events(index);
   const v1::EchoEvent& echo = ev.echo();
   const int64_t at = EventMicros(b, ev);
   pqxx::result rows = Exec(b.tx, "session_echomatch", kEchoMatch, Channel(ev), ev.endpoint().id(),
                            echo.metadata(), echo.provider_message_id(), at);
+  if (!rows.empty()) return StoredOn(rows[0]);
   IngestEventResult r;
-  if (!rows.empty()) {
-    r.set_outcome(v1::INGEST_OUTCOME_STORED);
-    r.set_message_id(rows[0][0].as<std::string>());
-    r.set_conversation_id(rows[0][1].as<std::string>());
-    return r;
-  }
   rows = Exec(b.tx, "session_echoknown", kEchoKnown, Channel(ev), ev.endpoint().id(),
               echo.metadata(), echo.provider_message_id());
   if (!rows.empty()) {
@@ -655,13 +659,8 @@ absl::StatusOr<IngestEventResult> ApplyStatus(Batch& b, int index) {
   const int64_t at = EventMicros(b, ev);
   pqxx::result rows = Exec(b.tx, "session_status", kStatus, Channel(ev), ev.endpoint().id(), mid,
                            static_cast<int>(status), error, at);
+  if (!rows.empty()) return StoredOn(rows[0]);
   IngestEventResult r;
-  if (!rows.empty()) {
-    r.set_outcome(v1::INGEST_OUTCOME_STORED);
-    r.set_message_id(rows[0][0].as<std::string>());
-    r.set_conversation_id(rows[0][1].as<std::string>());
-    return r;
-  }
   rows = Exec(b.tx, "session_statusknown", kStatusKnown, Channel(ev), ev.endpoint().id(), mid);
   if (rows.empty()) {
     return DeadLetter(
