@@ -8,6 +8,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "libs/common/log.h"
+#include "libs/grpc/undecodable_request.h"
 
 namespace parley {
 
@@ -41,6 +42,8 @@ absl::Status ServerRunner::Start() {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options_.address, grpc::InsecureServerCredentials(), &port_);
   for (grpc::Service* service : services_) builder.RegisterService(service);
+  // First, so that every other interceptor (metrics) sees the status it sets.
+  interceptors_.insert(interceptors_.begin(), NewUndecodableRequestInterceptor());
   builder.experimental().SetInterceptorCreators(std::move(interceptors_));
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "libs/grpc/server_runner.h"
@@ -133,6 +134,37 @@ TEST(ServerRunnerTest, ReflectionListsTheRegisteredServices) {
   ASSERT_TRUE(names.ok()) << names.status();
   EXPECT_NE(std::find(names->begin(), names->end(), "parley.testing.v1.EchoService"), names->end());
   EXPECT_NE(std::find(names->begin(), names->end(), "grpc.health.v1.Health"), names->end());
+}
+
+// Sends raw request bytes to Echo and returns the status.
+grpc::Status CallEchoRaw(const std::string& address, const std::string& bytes) {
+  grpc::GenericStub stub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/parley.testing.v1.EchoService/Echo", grpc::StubOptions(), &request,
+                 &response, [&](grpc::Status s) { done.set_value(std::move(s)); });
+  return done.get_future().get();
+}
+
+TEST(ServerRunnerTest, InvalidUtf8InAStringFieldIsInvalidArgumentNamingTheField) {
+  EchoServiceImpl echo;
+  ServerRunner runner(FastOptions(), {});
+  runner.AddService(&echo);
+  ASSERT_TRUE(runner.Start().ok());
+
+  // Field 1 (text), length 2, "\xC3\x28": not UTF-8.
+  const grpc::Status bad = CallEchoRaw(Address(runner), std::string("\x0a\x02\xc3\x28", 4));
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(bad.error_message().find("field parley.testing.v1.EchoRequest.text"), std::string::npos)
+      << bad.error_message();
+  EXPECT_NE(bad.error_message().find("UTF-8"), std::string::npos) << bad.error_message();
+
+  // The same field with valid UTF-8 reaches the handler.
+  EXPECT_TRUE(CallEchoRaw(Address(runner), std::string("\x0a\x02\xc3\xa9", 4)).ok());
 }
 
 TEST(ServerRunnerTest, ShutdownDrainsInFlightCallsAndRefusesNewOnes) {

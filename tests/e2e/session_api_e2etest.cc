@@ -1,10 +1,12 @@
 // The session binary's API over real gRPC: bad requests get the specific code and message and
 // change nothing; ingest metrics appear on /metrics.
 #include <chrono>
+#include <future>
 #include <pqxx/pqxx>
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "parley/session/v1/session.grpc.pb.h"
 #include "tests/e2e/session_e2e.h"
@@ -125,6 +127,33 @@ TEST_F(SessionApiE2eTest, BadNotesAreRefusedWithTheirReason) {
     EXPECT_EQ(s.error_message(), c.message);
   }
   EXPECT_EQ(Count("SELECT count(*) FROM session.notes"), 1);
+}
+
+TEST_F(SessionApiE2eTest, InvalidUtf8IsInvalidArgumentNamingTheFieldAndStoresNothing) {
+  const std::string id = IngestOne();
+  const int notes_before = Count("SELECT count(*) FROM session.notes");
+  session::v1::AddNoteRequest r;
+  r.set_conversation_id(id);
+  r.set_author_agent_id("a9e0b9e0-3f2a-4d1b-8c7e-0123456789ab");
+  r.set_text("PLACEHOLDER");
+  std::string bytes = r.SerializeAsString();
+  // A generated client refuses to send invalid UTF-8, so the bytes are changed on the wire.
+  bytes.replace(bytes.find("PLACEHOLDER"), 11, "bad \xc3\x28 text");
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::GenericStub stub(Channel());
+  grpc::ClientContext ctx;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, "/parley.session.v1.ConversationService/AddNote", grpc::StubOptions(),
+                 &request, &response, [&](grpc::Status st) { done.set_value(std::move(st)); });
+  const grpc::Status s = done.get_future().get();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(),
+            "the request could not be decoded as parley.session.v1.AddNoteRequest: field "
+            "parley.session.v1.AddNoteRequest.text holds bytes that are not valid UTF-8 (string "
+            "fields must be UTF-8)");
+  EXPECT_EQ(Count("SELECT count(*) FROM session.notes"), notes_before);
 }
 
 TEST_F(SessionApiE2eTest, IngestMetricsAreExported) {
