@@ -2,6 +2,7 @@
 // lists, the state machine with its event log, routing updates, notes, transcripts and
 // full-text search.
 #include "absl/strings/str_cat.h"
+#include "parley/router/v1/router.pb.h"
 #include "services/session/pg_conversation_store.h"
 #include "services/session/pg_ingest_store.h"
 #include "services/session/rows.h"
@@ -140,6 +141,85 @@ TEST_F(ConversationPgTest, StatesFollowTheTransitionTableAndAreLogged) {
   EXPECT_EQ(c->conversation().close_reason(), v1::CLOSE_REASON_AGENT);
   EXPECT_EQ(c->conversation().agent_id(), kAgent);
   EXPECT_TRUE(c->conversation().has_close_time());
+}
+
+// The FinishConversationRequests waiting in the outbox for `id`.
+std::vector<router::v1::FinishConversationRequest> FinishesFor(pg::Pool& pool,
+                                                               const std::string& id) {
+  std::vector<router::v1::FinishConversationRequest> out;
+  absl::Status s = pool.Transact([&](pqxx::work& tx) -> absl::Status {
+    for (const pqxx::row& r : tx.exec("SELECT encode(payload, 'hex') FROM session.outbox WHERE "
+                                      "kind = 'finish_conversation' ORDER BY id")) {
+      router::v1::FinishConversationRequest f;
+      if (f.ParseFromString(Unhex(r[0].as<std::string>())) && f.conversation_id() == id) {
+        out.push_back(f);
+      }
+    }
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << s;
+  return out;
+}
+
+TEST_F(ConversationPgTest, ClosingTellsRouterToFinishThroughTheOutbox) {
+  const std::string id = Converse({"hello"});
+  Assign(id);
+  ASSERT_TRUE(Move(id, CONVERSATION_STATE_WRAP_UP).ok());
+  EXPECT_TRUE(FinishesFor(pool(), id).empty());  // wrap-up still holds the agent
+  ASSERT_TRUE(Move(id, CONVERSATION_STATE_CLOSED).ok());
+  const auto finishes = FinishesFor(pool(), id);
+  ASSERT_EQ(finishes.size(), 1u);
+  EXPECT_EQ(finishes[0].reason(), "closed by agent");
+  EXPECT_TRUE(finishes[0].has_close_time());
+}
+
+TEST_F(ConversationPgTest, IdleConversationsCloseAfterTheirWorkStreamsTimeOnce) {
+  auto route = [&](const std::string& id, absl::Duration auto_close) {
+    v1::ApplyRoutingUpdateRequest r;
+    r.set_conversation_id(id);
+    r.set_routing_event_id(NewUuid());
+    r.set_routing_sequence(1);
+    r.mutable_auto_close_after()->set_seconds(absl::ToInt64Seconds(auto_close));
+    r.mutable_auto_close_after()->set_nanos(
+        static_cast<int32_t>(absl::ToInt64Nanoseconds(auto_close % absl::Seconds(1))));
+    r.mutable_queued()->set_queue_id(kQueue);
+    auto out = store_.ApplyRoutingUpdate(r);
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? out->conversation() : v1::Conversation();
+  };
+  const std::string idle = Converse({"anyone?"});
+  const std::string fresh = Converse({"hello"});
+  const std::string never = Converse({"hi"});
+  EXPECT_TRUE(route(idle, absl::Microseconds(1)).has_auto_close_time());
+  const v1::Conversation f = route(fresh, absl::Hours(1));
+  EXPECT_GE(absl::FromUnixSeconds(f.auto_close_time().seconds()),
+            absl::FromUnixSeconds(f.update_time().seconds()) + absl::Minutes(59));
+  EXPECT_FALSE(route(never, absl::ZeroDuration()).has_auto_close_time());
+
+  auto closed = store_.CloseInactive(100);
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_EQ(*closed, 1);
+  v1::GetConversationRequest get;
+  get.set_conversation_id(idle);
+  auto c = store_.GetConversation(get);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->conversation().state(), CONVERSATION_STATE_CLOSED);
+  EXPECT_EQ(c->conversation().close_reason(), v1::CLOSE_REASON_INACTIVITY);
+  EXPECT_FALSE(c->conversation().has_auto_close_time());
+  EXPECT_EQ(Query(absl::StrCat("SELECT reason FROM session.conversation_events WHERE "
+                               "conversation_id = '",
+                               idle, "' ORDER BY seq DESC LIMIT 1")),
+            "closed after 0s without activity");
+  ASSERT_EQ(FinishesFor(pool(), idle).size(), 1u);
+  for (const std::string& open : {fresh, never}) {
+    get.set_conversation_id(open);
+    EXPECT_EQ(store_.GetConversation(get)->conversation().state(), CONVERSATION_STATE_OPEN);
+    EXPECT_TRUE(FinishesFor(pool(), open).empty());
+  }
+  auto again = store_.CloseInactive(100);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0);
+  EXPECT_EQ(FinishesFor(pool(), idle).size(), 1u);
 }
 
 TEST_F(ConversationPgTest, ACustomerMessageResumesAWaitingConversation) {

@@ -34,9 +34,12 @@ namespace parley::session {
 // Outbox kinds: a new or reopened conversation for router's RoutingService.EnqueueConversation
 // (payload: router.v1.EnqueueConversationRequest without request_id), and a customer message
 // for the assigned agent, for AgentEventService.PublishConversationEvent (payload:
-// router.v1.PublishConversationEventRequest without source_event_id).
+// router.v1.PublishConversationEventRequest without source_event_id), and a closed conversation
+// for RoutingService.FinishConversation (payload: router.v1.FinishConversationRequest without
+// request_id), which releases the agent's capacity and tells the agent.
 inline constexpr char kOutboxRouteConversation[] = "route_conversation";
 inline constexpr char kOutboxAgentMessage[] = "agent_message";
+inline constexpr char kOutboxFinishConversation[] = "finish_conversation";
 
 struct OutboxRow {
   std::string id;       // UUID: the consumer's idempotency key

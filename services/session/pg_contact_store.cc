@@ -103,8 +103,8 @@ v1::Contact ContactFromRow(Tx& tx, const pqxx::row& r) {
   if (!r[7].is_null()) c.set_timezone_offset_hours(r[7].as<double>());
   c.set_verified(r[8].as<bool>());
   c.set_auto_created(r[9].as<bool>());
-  SetTimestamp(r[10], c.mutable_create_time());
-  SetTimestamp(r[11], c.mutable_update_time());
+  SetTimestamp(r[10], [&] { return c.mutable_create_time(); });
+  SetTimestamp(r[11], [&] { return c.mutable_update_time(); });
   for (const pqxx::row& i : tx.exec_params(kIdentities, c.id())) {
     v1::LinkedIdentity* li = c.add_identities();
     li->mutable_identity()->mutable_endpoint()->set_channel(
@@ -112,8 +112,8 @@ v1::Contact ContactFromRow(Tx& tx, const pqxx::row& r) {
     li->mutable_identity()->mutable_endpoint()->set_id(i[1].as<std::string>());
     li->mutable_identity()->set_user_id(i[2].as<std::string>());
     li->set_profile_name(i[3].as<std::string>());
-    SetTimestamp(i[4], li->mutable_link_time());
-    SetTimestamp(i[5], li->mutable_last_seen_time());
+    SetTimestamp(i[4], [&] { return li->mutable_link_time(); });
+    SetTimestamp(i[5], [&] { return li->mutable_last_seen_time(); });
   }
   return c;
 }

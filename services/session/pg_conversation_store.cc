@@ -10,7 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "parley/router/v1/router.pb.h"
 #include "services/session/conversation_state.h"
+#include "services/session/outbox_relay.h"
 #include "services/session/paging.h"
 #include "services/session/rows.h"
 #include "services/session/text_rules.h"
@@ -59,13 +61,32 @@ INSERT INTO session.conversation_events (conversation_id, from_state, to_state, 
                                          agent_id, queue_id, reason, request_id)
 VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8::uuid))sql";
 
-// $1 id, $2 state, $3 agent, $4 queue, $5 assigned (bool), $6 sequence.
+// $1 id, $2 state, $3 agent, $4 queue, $5 assigned (bool), $6 sequence, $7 auto-close (us,
+// 0 for never).
 constexpr char kRoute[] = R"sql(
 UPDATE session.conversations SET
   state = $2::smallint, agent_id = $3::text, queue_id = $4::text,
   assigned_at = CASE WHEN $5::bool THEN now() ELSE assigned_at END,
-  routing_sequence = $6::bigint, last_activity_at = now(), updated_at = now()
+  routing_sequence = $6::bigint,
+  auto_close_after = CASE WHEN $7::bigint > 0 THEN $7::bigint * interval '1 microsecond' END,
+  last_activity_at = now(), updated_at = now()
 WHERE id = $1::uuid)sql";
+
+// $1 kind, $2 payload (hex).
+constexpr char kOutboxFinish[] = R"sql(
+INSERT INTO session.outbox (kind, payload) VALUES ($1, decode($2, 'hex')))sql";
+
+// Conversations idle past their auto-close time, locked, skipping those another replica holds.
+// $1 limit.
+constexpr char kDueForAutoClose[] = R"sql(
+SELECT c.id::text, c.state, c.agent_id, c.queue_id,
+       extract(epoch FROM c.auto_close_after)::bigint AS idle_seconds
+FROM session.conversations c
+WHERE c.state IN (1, 2, 3, 4) AND c.auto_close_after IS NOT NULL
+  AND c.last_activity_at + c.auto_close_after <= now()
+ORDER BY c.last_activity_at
+LIMIT $1
+FOR UPDATE SKIP LOCKED)sql";
 
 constexpr char kRoutingSequence[] =
     "SELECT routing_sequence FROM session.conversations WHERE id = $1::uuid";
@@ -162,13 +183,24 @@ std::optional<std::string> Optional(const std::string& s) {
   return s;
 }
 
+// Tells router, through the outbox, that a conversation closed (releases the agent's capacity).
+void QueueFinish(pqxx::transaction_base& tx, const std::string& id, const std::string& reason,
+                 absl::Time now) {
+  router::v1::FinishConversationRequest finish;
+  finish.set_conversation_id(id);
+  finish.set_reason(reason);
+  SetTimestamp(now, finish.mutable_close_time());
+  tx.exec_params(kOutboxFinish, std::string(kOutboxFinishConversation),
+                 Hex(finish.SerializeAsString()));
+}
+
 v1::Note NoteFromRow(const pqxx::row& r) {
   v1::Note n;
   n.set_id(r[0].as<std::string>());
   n.set_conversation_id(r[1].as<std::string>());
   n.set_author_agent_id(r[2].as<std::string>());
   n.set_text(r[3].as<std::string>());
-  SetTimestamp(r[4], n.mutable_create_time());
+  SetTimestamp(r[4], [&] { return n.mutable_create_time(); });
   return n;
 }
 
@@ -279,6 +311,13 @@ absl::StatusOr<v1::Conversation> PgConversationStore::ChangeState(
     tx.exec_params(kLogEvent, id, static_cast<int>(c->state()), static_cast<int>(request.state()),
                    request.agent_id(), c->agent_id(), c->queue_id(), request.reason(),
                    Optional(request.request_id()));
+    if (request.state() == CONVERSATION_STATE_CLOSED) {
+      QueueFinish(tx, id,
+                  request.reason().empty()
+                      ? (request.agent_id().empty() ? "closed" : "closed by agent")
+                      : request.reason(),
+                  absl::Now());
+    }
     return Load(tx, id, clock_());
   });
 }
@@ -312,8 +351,13 @@ absl::StatusOr<v1::ApplyRoutingUpdateResponse> PgConversationStore::ApplyRouting
         if (queue.empty()) queue = c->queue_id();
         const std::string actor = assigned ? request.assigned().from_agent_id()
                                            : request.queued().transferred_by_agent_id();
+        const int64_t auto_close_us =
+            request.has_auto_close_after()
+                ? absl::ToInt64Microseconds(absl::Seconds(request.auto_close_after().seconds()) +
+                                            absl::Nanoseconds(request.auto_close_after().nanos()))
+                : 0;
         tx.exec_params(kRoute, id, static_cast<int>(to), agent, queue, assigned,
-                       request.routing_sequence());
+                       request.routing_sequence(), auto_close_us);
         tx.exec_params(
             kLogEvent, id, static_cast<int>(c->state()), static_cast<int>(to), actor, agent, queue,
             assigned ? absl::StrCat("assigned: ",
@@ -417,7 +461,7 @@ absl::StatusOr<v1::GetTranscriptResponse> PgConversationStore::GetTranscript(
           s->set_agent_id(r[3].as<std::string>());
           s->set_queue_id(r[4].as<std::string>());
           s->set_reason(r[5].as<std::string>());
-          SetTimestamp(r[6], e.mutable_time());
+          SetTimestamp(r[6], [&] { return e.mutable_time(); });
           entries.push_back(
               {{r[6].as<int64_t>(), r[6].as<int64_t>(), 2, r[7].as<int64_t>()}, std::move(e)});
         }
@@ -480,6 +524,24 @@ absl::StatusOr<v1::SearchTranscriptsResponse> PgConversationStore::SearchTranscr
         }
         return out;
       });
+}
+
+absl::StatusOr<int> PgConversationStore::CloseInactive(int limit) {
+  return pool_.Transact<int>([&](pqxx::work& tx) -> absl::StatusOr<int> {
+    const pqxx::result due = tx.exec_params(kDueForAutoClose, limit);
+    for (const pqxx::row& row : due) {
+      const std::string id = row[0].as<std::string>();
+      const std::string reason =
+          absl::StrCat("closed after ", row[4].as<int64_t>(), "s without activity");
+      tx.exec_params(kSetState, id, static_cast<int>(CONVERSATION_STATE_CLOSED),
+                     static_cast<int>(v1::CLOSE_REASON_INACTIVITY));
+      tx.exec_params(kLogEvent, id, row[1].as<int>(), static_cast<int>(CONVERSATION_STATE_CLOSED),
+                     std::string(), row[2].as<std::string>(), row[3].as<std::string>(), reason,
+                     std::optional<std::string>());
+      QueueFinish(tx, id, reason, absl::Now());
+    }
+    return static_cast<int>(due.size());
+  });
 }
 
 }  // namespace parley::session

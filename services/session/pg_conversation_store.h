@@ -34,6 +34,11 @@ class PgConversationStore : public ConversationStore {
   absl::StatusOr<v1::SearchTranscriptsResponse> SearchTranscripts(
       const v1::SearchTranscriptsRequest& request) override;
 
+  // Closes (CLOSE_REASON_INACTIVITY) up to `limit` conversations idle for longer than their
+  // work stream's auto_close_after, in one transaction that skips rows other replicas hold;
+  // returns how many it closed. Each close is logged and tells router through the outbox.
+  absl::StatusOr<int> CloseInactive(int limit);
+
  private:
   pg::Pool& pool_;
   std::function<absl::Time()> clock_;

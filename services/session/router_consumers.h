@@ -1,9 +1,11 @@
 // Outbox consumers that hand rows to router over gRPC: conversations to route
-// (RoutingService.EnqueueConversation, the row id as `request_id`) and customer messages for
-// the assigned agent (AgentEventService.PublishConversationEvent, the row id as
-// `source_event_id`). Router ignores a repeated id, so a second hand-over changes nothing.
+// (RoutingService.EnqueueConversation, the row id as `request_id`), customer messages for the
+// assigned agent (AgentEventService.PublishConversationEvent, the row id as `source_event_id`)
+// and closed conversations (RoutingService.FinishConversation, the row id as `request_id`).
+// Router ignores a repeated id, so a second hand-over changes nothing.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,31 +22,25 @@ class RouterConsumers {
 
   OutboxConsumer& enqueue() { return enqueue_; }
   OutboxConsumer& agent_events() { return agent_events_; }
+  OutboxConsumer& finish() { return finish_; }
 
  private:
-  class Enqueue : public OutboxConsumer {
+  class Consumer : public OutboxConsumer {
    public:
-    Enqueue(std::unique_ptr<router::v1::RoutingService::Stub> stub, absl::Duration timeout)
-        : stub_(std::move(stub)), timeout_(timeout) {}
-    absl::Status Deliver(const OutboxRow& row) override;
+    explicit Consumer(std::function<absl::Status(const OutboxRow&)> deliver)
+        : deliver_(std::move(deliver)) {}
+    absl::Status Deliver(const OutboxRow& row) override { return deliver_(row); }
 
    private:
-    std::unique_ptr<router::v1::RoutingService::Stub> stub_;
-    absl::Duration timeout_;
-  };
-  class AgentEvents : public OutboxConsumer {
-   public:
-    AgentEvents(std::unique_ptr<router::v1::AgentEventService::Stub> stub, absl::Duration timeout)
-        : stub_(std::move(stub)), timeout_(timeout) {}
-    absl::Status Deliver(const OutboxRow& row) override;
-
-   private:
-    std::unique_ptr<router::v1::AgentEventService::Stub> stub_;
-    absl::Duration timeout_;
+    std::function<absl::Status(const OutboxRow&)> deliver_;
   };
 
-  Enqueue enqueue_;
-  AgentEvents agent_events_;
+  std::unique_ptr<router::v1::RoutingService::Stub> routing_;
+  std::unique_ptr<router::v1::AgentEventService::Stub> events_;
+  const absl::Duration timeout_;
+  Consumer enqueue_;
+  Consumer agent_events_;
+  Consumer finish_;
 };
 
 }  // namespace parley::session

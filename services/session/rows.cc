@@ -38,11 +38,6 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>(rest * 1000));
 }
 
-void SetTimestamp(const pqxx::field& micros, google::protobuf::Timestamp* out) {
-  if (micros.is_null()) return;
-  SetTimestamp(absl::FromUnixMicros(micros.as<int64_t>()), out);
-}
-
 std::string ToJson(const google::protobuf::Message& message) {
   std::string out;
   google::protobuf::util::JsonPrintOptions options;
@@ -71,7 +66,9 @@ const char* const kConversationColumns =
     "session.us(c.last_agent_message_at) AS last_agent, "
     "session.us(c.reply_deadline) AS deadline, c.human_agent_tag_enabled, c.language, "
     "c.first_message_text, c.locale, c.timezone_offset_hours, c.message_count, "
-    "session.us(c.updated_at) AS updated, ct.verified";
+    "session.us(c.updated_at) AS updated, ct.verified, "
+    "CASE WHEN c.state <> 5 THEN session.us(c.last_activity_at + c.auto_close_after) END "
+    "AS auto_close";
 const char* const kConversationFrom =
     " FROM session.conversations c JOIN session.channel_identities i ON i.id = c.identity_id "
     "JOIN session.contacts ct ON ct.id = c.contact_id ";
@@ -89,13 +86,13 @@ v1::Conversation ConversationFromRow(const pqxx::row& row, absl::Time now) {
   c.set_work_stream_id(row["work_stream_id"].as<std::string>());
   c.set_queue_id(row["queue_id"].as<std::string>());
   c.set_agent_id(row["agent_id"].as<std::string>());
-  SetTimestamp(row["opened"], c.mutable_open_time());
-  SetTimestamp(row["assigned"], c.mutable_assign_time());
-  SetTimestamp(row["closed"], c.mutable_close_time());
+  SetTimestamp(row["opened"], [&] { return c.mutable_open_time(); });
+  SetTimestamp(row["assigned"], [&] { return c.mutable_assign_time(); });
+  SetTimestamp(row["closed"], [&] { return c.mutable_close_time(); });
   c.set_close_reason(static_cast<v1::CloseReason>(row["close_reason"].as<int>()));
-  SetTimestamp(row["last_customer"], c.mutable_last_customer_message_time());
-  SetTimestamp(row["last_agent"], c.mutable_last_agent_message_time());
-  SetTimestamp(row["deadline"], c.mutable_reply_deadline());
+  SetTimestamp(row["last_customer"], [&] { return c.mutable_last_customer_message_time(); });
+  SetTimestamp(row["last_agent"], [&] { return c.mutable_last_agent_message_time(); });
+  SetTimestamp(row["deadline"], [&] { return c.mutable_reply_deadline(); });
   const bool tag = row["human_agent_tag_enabled"].as<bool>();
   c.set_human_agent_tag_enabled(tag);
   c.set_language(row["language"].as<std::string>());
@@ -120,7 +117,8 @@ v1::Conversation ConversationFromRow(const pqxx::row& row, absl::Time now) {
   ctx->set_first_message_text(row["first_message_text"].as<std::string>());
   ctx->set_contact_id(c.contact_id());
   c.set_message_count(row["message_count"].as<int>());
-  SetTimestamp(row["updated"], c.mutable_update_time());
+  SetTimestamp(row["updated"], [&] { return c.mutable_update_time(); });
+  SetTimestamp(row["auto_close"], [&] { return c.mutable_auto_close_time(); });
   return c;
 }
 
@@ -143,16 +141,16 @@ v1::Message MessageFromRow(const pqxx::row& row) {
   (void)FromJson(row["content"].as<std::string>(), m.mutable_content());
   const std::string mid = row["provider_message_id"].as<std::string>();
   if (!mid.empty()) m.add_provider_message_ids(mid);
-  SetTimestamp(row["provider_time"], m.mutable_provider_time());
-  SetTimestamp(row["created"], m.mutable_create_time());
+  SetTimestamp(row["provider_time"], [&] { return m.mutable_provider_time(); });
+  SetTimestamp(row["created"], [&] { return m.mutable_create_time(); });
   m.set_delivery_status(static_cast<common::v1::DeliveryStatus>(row["delivery_status"].as<int>()));
-  SetTimestamp(row["status_time"], m.mutable_delivery_status_time());
+  SetTimestamp(row["status_time"], [&] { return m.mutable_delivery_status_time(); });
   if (!row["delivery_error"].is_null()) {
     (void)FromJson(row["delivery_error"].as<std::string>(), m.mutable_delivery_error());
   }
-  SetTimestamp(row["sent"], m.mutable_sent_time());
-  SetTimestamp(row["delivered"], m.mutable_delivered_time());
-  SetTimestamp(row["read"], m.mutable_read_time());
+  SetTimestamp(row["sent"], [&] { return m.mutable_sent_time(); });
+  SetTimestamp(row["delivered"], [&] { return m.mutable_delivered_time(); });
+  SetTimestamp(row["read"], [&] { return m.mutable_read_time(); });
   m.set_human_agent_tag_used(row["human_agent_tag_used"].as<bool>());
   m.set_edited(row["edited"].as<bool>());
   for (pqxx::row::size_type i = 0; i < row.size(); ++i) {
@@ -182,8 +180,8 @@ v1::ConversationSummary SummaryFromRow(const pqxx::row& row) {
   s.set_customer_display_name(row["customer_display_name"].as<std::string>());
   s.set_state(static_cast<common::v1::ConversationState>(row["state"].as<int>()));
   s.set_close_reason(static_cast<v1::CloseReason>(row["close_reason"].as<int>()));
-  SetTimestamp(row["opened"], s.mutable_open_time());
-  SetTimestamp(row["closed"], s.mutable_close_time());
+  SetTimestamp(row["opened"], [&] { return s.mutable_open_time(); });
+  SetTimestamp(row["closed"], [&] { return s.mutable_close_time(); });
   s.set_message_count(row["message_count"].as<int>());
   const std::string agents = row["agent_ids"].as<std::string>();
   if (!agents.empty()) {

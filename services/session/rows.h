@@ -23,8 +23,13 @@ std::string NewUuid();
 int64_t ToMicros(absl::Time t);
 absl::Time TimeFromProto(const google::protobuf::Timestamp& ts);
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out);
-// Sets `out` from a nullable session.us() column; leaves it unset for NULL.
-void SetTimestamp(const pqxx::field& micros, google::protobuf::Timestamp* out);
+// Sets the field `mutable_field()` returns from a nullable session.us() column; for NULL the
+// field stays absent (mutable_field is not called, so has_...() stays false).
+template <typename MutableField>
+void SetTimestamp(const pqxx::field& micros, MutableField mutable_field) {
+  if (micros.is_null()) return;
+  SetTimestamp(absl::FromUnixMicros(micros.as<int64_t>()), mutable_field());
+}
 
 // A message in protobuf's JSON form (for jsonb columns) and back. Internal on failure.
 std::string ToJson(const google::protobuf::Message& message);

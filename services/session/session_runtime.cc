@@ -1,6 +1,7 @@
 #include "services/session/session_runtime.h"
 
 #include "absl/strings/str_cat.h"
+#include "services/session/auto_closer.h"
 #include "services/session/pg_contact_store.h"
 #include "services/session/pg_conversation_store.h"
 #include "services/session/pg_ingest_store.h"
@@ -16,6 +17,7 @@ std::vector<Setting> SessionSettings() {
       {"outbox_poll_interval", "200ms", "pause of the outbox relay when nothing is due"},
       {"outbox_initial_backoff", "1s", "delay before retrying a failed outbox hand-over"},
       {"outbox_max_backoff", "5m", "cap of the outbox retry delay (doubles per failure)"},
+      {"auto_close_interval", "30s", "how often idle conversations are looked for and closed"},
   };
 }
 
@@ -29,7 +31,8 @@ absl::StatusOr<SessionOptions> ReadSessionOptions(const Config& config) {
   for (const Duration& d : {Duration{"router_timeout", &o.router_timeout},
                             Duration{"outbox_poll_interval", &o.relay.poll_interval},
                             Duration{"outbox_initial_backoff", &o.relay.initial_backoff},
-                            Duration{"outbox_max_backoff", &o.relay.max_backoff}}) {
+                            Duration{"outbox_max_backoff", &o.relay.max_backoff},
+                            Duration{"auto_close_interval", &o.auto_close_interval}}) {
     absl::StatusOr<absl::Duration> v = config.GetDuration(d.name);
     if (!v.ok()) return v.status();
     if (*v <= absl::ZeroDuration()) {
@@ -51,8 +54,11 @@ SessionRuntime::SessionRuntime(pg::Pool& pool, prometheus::Registry& metrics,
   relay_ = std::make_unique<OutboxRelay>(
       pool,
       std::map<std::string, OutboxConsumer*>{{kOutboxRouteConversation, &router_->enqueue()},
-                                             {kOutboxAgentMessage, &router_->agent_events()}},
+                                             {kOutboxAgentMessage, &router_->agent_events()},
+                                             {kOutboxFinishConversation, &router_->finish()}},
       options.relay, &metrics);
+  auto_closer_ =
+      std::make_unique<AutoCloser>(*conversation_store_, options.auto_close_interval, &metrics);
 }
 
 SessionRuntime::~SessionRuntime() = default;
@@ -69,11 +75,15 @@ std::vector<std::unique_ptr<grpc::Service>> SessionRuntime::Services() {
 
 absl::Status SessionRuntime::Start() {
   relay_->Start();
+  auto_closer_->Start();
   return absl::OkStatus();
 }
 
 // The relay finishes the round in progress; rows not yet handed over stay in the outbox for
 // the next process, so there is nothing to drain.
-void SessionRuntime::Shutdown(absl::Duration /*grace*/) { relay_->Stop(); }
+void SessionRuntime::Shutdown(absl::Duration /*grace*/) {
+  auto_closer_->Stop();
+  relay_->Stop();
+}
 
 }  // namespace parley::session

@@ -26,15 +26,17 @@ class PgConversationStore;
 class PgContactStore;
 class RouterConsumers;
 class IngestMetrics;
+class AutoCloser;
 
 struct SessionOptions {
   std::string router_address = "127.0.0.1:50052";
   absl::Duration router_timeout = absl::Seconds(5);
   OutboxRelayOptions relay;
+  absl::Duration auto_close_interval = absl::Seconds(30);
 };
 
 // The settings session adds: router_address, router_timeout, outbox_poll_interval,
-// outbox_initial_backoff, outbox_max_backoff.
+// outbox_initial_backoff, outbox_max_backoff, auto_close_interval.
 std::vector<Setting> SessionSettings();
 // InvalidArgument naming the setting.
 absl::StatusOr<SessionOptions> ReadSessionOptions(const Config& config);
@@ -51,7 +53,7 @@ class SessionRuntime : public service::Component {
   // The gRPC services; they refer to this runtime, which must outlive them.
   std::vector<std::unique_ptr<grpc::Service>> Services();
 
-  // service::Component: the outbox relay.
+  // service::Component: the outbox relay and the auto-closer.
   absl::Status Start() override;
   void Shutdown(absl::Duration grace) override;
 
@@ -63,6 +65,7 @@ class SessionRuntime : public service::Component {
   std::unique_ptr<PgContactStore> contact_store_;
   std::unique_ptr<RouterConsumers> router_;
   std::unique_ptr<OutboxRelay> relay_;
+  std::unique_ptr<AutoCloser> auto_closer_;
 };
 
 }  // namespace parley::session
