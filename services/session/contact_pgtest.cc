@@ -4,6 +4,7 @@
 #include "google/protobuf/field_mask.pb.h"
 #include "services/session/pg_contact_store.h"
 #include "services/session/pg_ingest_store.h"
+#include "services/session/rows.h"
 #include "services/session/session_fixture.h"
 
 namespace parley::session {
@@ -138,6 +139,39 @@ TEST_F(ContactPgTest, MergeMovesEverythingAndLeavesATombstone) {
   ASSERT_TRUE(summary.ok());
   EXPECT_EQ(summary->conversations_size(), 0);  // the key conversation is left out
   EXPECT_EQ(summary->contact().id(), target.id());
+}
+
+TEST_F(ContactPgTest, ARepeatedRequestIdCreatesOrMergesOnlyOnce) {
+  const std::string name = Unique("Repeat Customer ");
+  v1::CreateContactRequest create;
+  create.mutable_contact()->set_display_name(name);
+  create.set_request_id(NewUuid());
+  auto first = store_.Create(create);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto again = store_.Create(create);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->id(), first->id());
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM session.contacts WHERE display_name = '", name,
+                               "'")),
+            1);
+
+  const v1::Contact source = Create(Unique("Source "));
+  v1::MergeContactsRequest merge;
+  merge.set_target_contact_id(first->id());
+  merge.set_source_contact_id(source.id());
+  merge.set_request_id(NewUuid());
+  auto merged = store_.Merge(merge);
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  auto merged_again = store_.Merge(merge);
+  ASSERT_TRUE(merged_again.ok()) << merged_again.status();
+  EXPECT_EQ(merged_again->id(), first->id());
+
+  // The same key on another kind of request is refused and changes nothing.
+  merge.set_request_id(create.request_id());
+  const absl::Status reused = store_.Merge(merge).status();
+  EXPECT_EQ(reused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(reused.message(),
+            absl::StrCat("request_id ", create.request_id(), ": already used by a create request"));
 }
 
 TEST_F(ContactPgTest, UpdateReplacesOnlyTheMaskedFields) {

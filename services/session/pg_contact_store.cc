@@ -1,6 +1,7 @@
 #include "services/session/pg_contact_store.h"
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -166,6 +167,38 @@ std::string LikePrefix(const std::string& query) {
                              {{"\\", "\\\\"}, {"%", "\\%"}, {"_", "\\_"}});
 }
 
+// $1 request id, $2 kind. No row when the request id was seen before (after the transaction
+// that recorded it committed).
+constexpr char kClaimRequest[] = R"sql(
+INSERT INTO session.contact_requests (request_id, kind) VALUES ($1::uuid, $2)
+ON CONFLICT (request_id) DO NOTHING RETURNING 1)sql";
+
+constexpr char kEarlierRequest[] =
+    "SELECT kind, contact_id::text FROM session.contact_requests WHERE request_id = $1::uuid";
+
+constexpr char kAnswerRequest[] =
+    "UPDATE session.contact_requests SET contact_id = $2::uuid WHERE request_id = $1::uuid";
+
+// Runs `apply` (which returns the contact id it produced) once per request id: a repeated id
+// gets the contact the first call produced, as it is now. No request id: always applies.
+absl::StatusOr<v1::Contact> Once(pqxx::work& tx, const std::string& request_id,
+                                 const std::string& kind,
+                                 const std::function<absl::StatusOr<std::string>()>& apply) {
+  if (!request_id.empty() && tx.exec_params(kClaimRequest, request_id, kind).empty()) {
+    const pqxx::row earlier = tx.exec_params1(kEarlierRequest, request_id);
+    if (earlier[0].as<std::string>() != kind) {
+      return absl::FailedPreconditionError(absl::StrCat("request_id ", request_id,
+                                                        ": already used by a ",
+                                                        earlier[0].as<std::string>(), " request"));
+    }
+    return Load(tx, earlier[1].as<std::string>());
+  }
+  absl::StatusOr<std::string> id = apply();
+  if (!id.ok()) return id.status();
+  if (!request_id.empty()) tx.exec_params(kAnswerRequest, request_id, *id);
+  return Load(tx, *id);
+}
+
 }  // namespace
 
 absl::StatusOr<v1::SearchContactsResponse> PgContactStore::Search(
@@ -198,14 +231,16 @@ absl::StatusOr<v1::Contact> PgContactStore::Get(const std::string& contact_id) {
 absl::StatusOr<v1::Contact> PgContactStore::Create(const v1::CreateContactRequest& request) {
   const v1::Contact& c = request.contact();
   return pool_.Transact<v1::Contact>([&](pqxx::work& tx) -> absl::StatusOr<v1::Contact> {
-    const std::string id =
-        tx.exec_params1(kInsert, c.display_name(), c.first_name(), c.last_name(), c.email(),
-                        c.phone_number(), c.locale(), Tz(c), c.verified())[0]
-            .as<std::string>();
-    if (!request.link_identity().user_id().empty()) {
-      if (absl::Status s = LinkIn(tx, id, request.link_identity()); !s.ok()) return s;
-    }
-    return Load(tx, id);
+    return Once(tx, request.request_id(), "create", [&]() -> absl::StatusOr<std::string> {
+      const std::string id =
+          tx.exec_params1(kInsert, c.display_name(), c.first_name(), c.last_name(), c.email(),
+                          c.phone_number(), c.locale(), Tz(c), c.verified())[0]
+              .as<std::string>();
+      if (!request.link_identity().user_id().empty()) {
+        if (absl::Status s = LinkIn(tx, id, request.link_identity()); !s.ok()) return s;
+      }
+      return id;
+    });
   });
 }
 
@@ -287,20 +322,23 @@ absl::StatusOr<v1::UnlinkIdentityResponse> PgContactStore::Unlink(
 
 absl::StatusOr<v1::Contact> PgContactStore::Merge(const v1::MergeContactsRequest& request) {
   return pool_.Transact<v1::Contact>([&](pqxx::work& tx) -> absl::StatusOr<v1::Contact> {
-    // Lock both in a fixed order.
-    const bool target_first = request.target_contact_id() < request.source_contact_id();
-    for (const std::string& id :
-         target_first
-             ? std::vector<std::string>{request.target_contact_id(), request.source_contact_id()}
-             : std::vector<std::string>{request.source_contact_id(), request.target_contact_id()}) {
-      if (absl::Status s = Load(tx, id, true).status(); !s.ok()) return s;
-    }
-    tx.exec_params(kMerge, request.target_contact_id(), request.source_contact_id());
-    tx.exec_params(
-        "UPDATE session.contacts SET merged_into = $1::uuid, updated_at = now() "
-        "WHERE id = $2::uuid",
-        request.target_contact_id(), request.source_contact_id());
-    return Load(tx, request.target_contact_id());
+    return Once(tx, request.request_id(), "merge", [&]() -> absl::StatusOr<std::string> {
+      // Lock both in a fixed order.
+      const bool target_first = request.target_contact_id() < request.source_contact_id();
+      for (const std::string& id :
+           target_first
+               ? std::vector<std::string>{request.target_contact_id(), request.source_contact_id()}
+               : std::vector<std::string>{request.source_contact_id(),
+                                          request.target_contact_id()}) {
+        if (absl::Status s = Load(tx, id, true).status(); !s.ok()) return s;
+      }
+      tx.exec_params(kMerge, request.target_contact_id(), request.source_contact_id());
+      tx.exec_params(
+          "UPDATE session.contacts SET merged_into = $1::uuid, updated_at = now() "
+          "WHERE id = $2::uuid",
+          request.target_contact_id(), request.source_contact_id());
+      return request.target_contact_id();
+    });
   });
 }
 
