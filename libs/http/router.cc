@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 
 namespace parley::http {
@@ -27,7 +28,8 @@ Router& Router::Post(absl::string_view path, Handler handler) {
 }
 
 Router::Match Router::Find(absl::string_view method, absl::string_view path) const {
-  const auto route = routes_.find(path);
+  auto route = routes_.find(path);
+  if (route == routes_.end()) route = FindPrefix(path);
   if (route == routes_.end()) return {};
   Match match{.route = &route->first};
   const auto handler = route->second.find(method);
@@ -38,6 +40,18 @@ Router::Match Router::Find(absl::string_view method, absl::string_view path) con
   match.allow = absl::StrJoin(
       route->second, ", ", [](std::string* out, const auto& entry) { out->append(entry.first); });
   return match;
+}
+
+Router::Routes::const_iterator Router::FindPrefix(absl::string_view path) const {
+  auto best = routes_.end();
+  for (auto it = routes_.begin(); it != routes_.end(); ++it) {
+    const absl::string_view pattern = it->first;
+    if (!absl::EndsWith(pattern, "/*")) continue;
+    const absl::string_view prefix = pattern.substr(0, pattern.size() - 1);
+    if (path.size() <= prefix.size() || !absl::StartsWith(path, prefix)) continue;
+    if (best == routes_.end() || best->first.size() < pattern.size()) best = it;
+  }
+  return best;
 }
 
 }  // namespace parley::http

@@ -21,6 +21,9 @@ using Handler = std::function<Response(const Request&)>;
 class Router {
  public:
   // Registers `handler` for `method` ("GET", "POST", ...) on exactly `path` ("/readyz").
+  // A path ending in "/*" ("/webhooks/messenger/*") is a prefix route: it answers every path
+  // that starts with the part before the '*' and goes on after it, unless an exact route
+  // matches; the longest prefix wins. Its label (Match::route) stays the registered pattern.
   // Registering the same method and path twice is a programming error and aborts.
   Router& Handle(absl::string_view method, absl::string_view path, Handler handler);
   Router& Get(absl::string_view path, Handler handler);
@@ -35,7 +38,9 @@ class Router {
 
  private:
   // path -> method -> handler
-  std::map<std::string, std::map<std::string, Handler, std::less<>>, std::less<>> routes_;
+  using Routes = std::map<std::string, std::map<std::string, Handler, std::less<>>, std::less<>>;
+  Routes::const_iterator FindPrefix(absl::string_view path) const;
+  Routes routes_;
 };
 
 }  // namespace parley::http

@@ -79,6 +79,11 @@ http::Observer HttpMetrics(prometheus::Registry& registry) {
 }
 
 absl::StatusOr<std::unique_ptr<service::Component>> NewHttpComponent(service::Context& context) {
+  return NewHttpComponent(context, HttpRoutes(context.ready));
+}
+
+absl::StatusOr<std::unique_ptr<service::Component>> NewHttpComponent(service::Context& context,
+                                                                     http::Router router) {
   absl::StatusOr<int> max_body = PositiveInt(context.config, "http_max_body_bytes");
   if (!max_body.ok()) return max_body.status();
   absl::StatusOr<int> threads = PositiveInt(context.config, "http_threads");
@@ -89,7 +94,7 @@ absl::StatusOr<std::unique_ptr<service::Component>> NewHttpComponent(service::Co
       .max_body_bytes = static_cast<size_t>(*max_body),
       .observer = HttpMetrics(context.metrics),
   };
-  return std::make_unique<HttpComponent>(std::move(options), HttpRoutes(context.ready));
+  return std::make_unique<HttpComponent>(std::move(options), std::move(router));
 }
 
 }  // namespace parley::ingress

@@ -37,5 +37,8 @@ http::Observer HttpMetrics(prometheus::Registry& registry);
 // The HTTP server as a Component of the ingress binary, configured from the settings above.
 // InvalidArgument names a setting that is wrong.
 absl::StatusOr<std::unique_ptr<service::Component>> NewHttpComponent(service::Context& context);
+// The same, serving `router` (HttpRoutes plus the webhook routes, built by the caller).
+absl::StatusOr<std::unique_ptr<service::Component>> NewHttpComponent(service::Context& context,
+                                                                     http::Router router);
 
 }  // namespace parley::ingress

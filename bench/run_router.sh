@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Router assignment throughput and enqueue-to-offer latency beside redis-benchmark on the same
+# Redis, in one run:
+#   1. builds parley-router and router_bench optimised (build/bench),
+#   2. starts a throwaway PostgreSQL and Redis, and two parley-router replicas against them,
+#   3. runs router_bench flat out (assignments/s: enqueue -> offer -> accept -> finish), then
+#      again at half the rate it reached (p50/p99 enqueue-to-offer latency at that load),
+#   4. runs redis-benchmark (SET, and EVALSHA of a small script) on the same Redis,
+#   5. prints the results and the ratio router / redis-benchmark.
+# There is no session in this run: routing updates for session stay queued in Redis.
+# Environment: AGENTS (50), PRODUCERS (16), DURATION (seconds, 10), BUILD_DIR (build/bench),
+#              SKIP_BUILD=1 to reuse BUILD_DIR as it is.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+AGENTS="${AGENTS:-50}"
+PRODUCERS="${PRODUCERS:-16}"
+SECONDS_RUN="${DURATION:-10}"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build/bench}"
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+TMP=$(mktemp -d /tmp/parley-bench.XXXXXX)
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  as_postgres "$PGBIN/pg_ctl" -D "$TMP/pg" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  log "building (Release) in $BUILD_DIR"
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPARLEY_BUILD_TESTS=OFF \
+    -DPARLEY_BUILD_BENCH=ON >/dev/null
+  ninja -C "$BUILD_DIR" parley-router router_bench >/dev/null
+fi
+
+PG_PORT=$(free_port)
+[ "$(id -u)" = 0 ] && chown postgres: "$TMP"
+as_postgres "$PGBIN/initdb" -D "$TMP/pg" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+as_postgres "$PGBIN/pg_ctl" -D "$TMP/pg" -l "$TMP/pg.log" -w \
+  -o "-p $PG_PORT -k $TMP -c listen_addresses=127.0.0.1" start >/dev/null
+"$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE parley"
+REDIS_PORT=$(free_port)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  --daemonize no >"$TMP/redis.log" 2>&1 &
+PIDS+=($!)
+sleep 0.3
+# No session in this run: mark Redis as initialised so that no replica tries to rebuild from it.
+redis-cli -p "$REDIS_PORT" SET parley:router:epoch bench >/dev/null
+log "PostgreSQL on $PG_PORT, Redis on $REDIS_PORT"
+
+ROUTERS=""
+for i in 1 2; do
+  PORT=$(free_port)
+  "$BUILD_DIR/services/router/parley-router" --grpc_address="127.0.0.1:$PORT" \
+    --metrics_address=127.0.0.1:0 --pg_uri="postgresql://postgres@127.0.0.1:$PG_PORT/parley" \
+    --redis_address="127.0.0.1:$REDIS_PORT" --session_address=127.0.0.1:1 \
+    --definitions_poll_interval=200ms --log_level=error >"$TMP/router-$i.log" 2>&1 &
+  PIDS+=($!)
+  ROUTERS="${ROUTERS:+$ROUTERS,}127.0.0.1:$PORT"
+done
+for i in $(seq 100); do
+  ok=1
+  for r in ${ROUTERS//,/ }; do (exec 3<>/dev/tcp/${r%:*}/${r#*:}) 2>/dev/null || ok=0; done
+  [ $ok = 1 ] && break
+  sleep 0.1
+done
+sleep 1  # migrations and the first definitions load
+
+log "router, flat out: $PRODUCERS producers, $AGENTS agents, ${SECONDS_RUN}s"
+MAX_LINE=$("$BUILD_DIR/bench/router_bench" "$ROUTERS" "127.0.0.1:$REDIS_PORT" "$AGENTS" \
+  "$PRODUCERS" "$SECONDS_RUN" 0)
+echo "max:  $MAX_LINE"
+MAX_RATE=$(sed -n 's/.*assignments_per_sec=\([0-9.]*\).*/\1/p' <<<"$MAX_LINE")
+HALF=$(awk -v r="$MAX_RATE" 'BEGIN {printf "%d", r / 2}')
+[ "$HALF" -lt 1 ] && HALF=1
+log "router at half that rate: $HALF/s"
+HALF_LINE=$("$BUILD_DIR/bench/router_bench" "$ROUTERS" "127.0.0.1:$REDIS_PORT" "$AGENTS" \
+  "$PRODUCERS" "$SECONDS_RUN" "$HALF")
+echo "half: $HALF_LINE"
+
+if [ "${SHOW_REDIS_STATS:-0}" = 1 ]; then
+  redis-cli -p "$REDIS_PORT" INFO commandstats | tr -d '\r' | grep '^cmdstat' |
+    sed 's/^cmdstat_\([^:]*\):calls=\([0-9]*\),usec=\([0-9]*\),usec_per_call=\([0-9.]*\).*/\3 \1 calls=\2 usec_per_call=\4/' |
+    sort -rn | head -n 8 >&2
+  redis-cli -p "$REDIS_PORT" INFO cpu | tr -d '\r' | grep used_cpu >&2
+fi
+log "redis-benchmark on the same Redis"
+SHA=$(redis-cli -p "$REDIS_PORT" SCRIPT LOAD "redis.call('HINCRBY', KEYS[1], 'n', 1) return 1")
+RB=$(redis-benchmark -p "$REDIS_PORT" -q -n 200000 -c 50 -t set 2>/dev/null | tr '\r' '\n' |
+  sed -n 's/^SET: \([0-9.]*\) requests per second.*/\1/p' | tail -n 1)
+RB_LUA=$(redis-benchmark -p "$REDIS_PORT" -q -n 200000 -c 50 evalsha "$SHA" 1 bench:k 2>/dev/null |
+  tr '\r' '\n' | sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -n 1)
+echo "redis-benchmark SET rps=$RB EVALSHA rps=$RB_LUA"
+
+printf '\n%-28s %12s %10s %10s\n' "" "per second" "p50 ms" "p99 ms"
+printf '%-28s %12s %10s %10s\n' "router assignments (max)" "$MAX_RATE" \
+  "$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$MAX_LINE")" \
+  "$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$MAX_LINE")"
+printf '%-28s %12s %10s %10s\n' "router at half rate" \
+  "$(sed -n 's/.*assignments_per_sec=\([0-9.]*\).*/\1/p' <<<"$HALF_LINE")" \
+  "$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$HALF_LINE")" \
+  "$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$HALF_LINE")"
+printf '%-28s %12s\n' "redis-benchmark SET" "$RB"
+printf '%-28s %12s\n' "redis-benchmark EVALSHA" "$RB_LUA"
+awk -v a="$MAX_RATE" -v s="$RB" -v l="$RB_LUA" \
+  'BEGIN {printf "ratio assignments / SET: %.4f, assignments / EVALSHA: %.4f\n", a/s, a/l}'

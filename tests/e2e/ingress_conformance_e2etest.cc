@@ -1,0 +1,709 @@
+// Webhook conformance end to end: the real parley-ingress and parley-session binaries on a real
+// PostgreSQL, channels configured through ingress's ChannelConfigService, and every provider
+// fixture of tests/fixtures/providers posted over HTTP. What session stored is compared with
+// expected_extractions.json; the whole set is replayed; forged and missing signatures, an
+// oversized body, malformed JSON, an unknown callback, a page that is not configured and a
+// stopped session are each checked for their answer and for what was (not) stored.
+//
+// The fixture bodies are sent byte for byte. Their stored signatures use secrets that
+// ChannelConfigService refuses ("APP_SECRET" is not 32..128 hex characters; the Twilio token is
+// not hex) and, for Twilio, another URL; so each body is signed here with the configured secret
+// over this deployment's URL, and the stored vectors themselves are checked by
+// services/ingress/webhook_signatures_test.cc.
+#include <dirent.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <pqxx/pqxx>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "libs/http_client/http_client.h"
+#include "libs/testing/probes.h"
+#include "libs/testing/servers.h"
+#include "libs/testing/subprocess.h"
+#include "parley/ingress/v1/ingress.grpc.pb.h"
+#include "services/ingress/form_encoding.h"
+#include "services/ingress/twilio_parser.h"
+#include "services/ingress/webhook_signatures.h"
+#include "simdjson.h"
+
+namespace parley::e2e {
+namespace {
+
+namespace common = parley::common::v1;
+using ingress::v1::ChannelConfigService;
+using simdjson::dom::element;
+
+constexpr char kAppSecret[] = "6b1e0f3c9a2d47e58c1b3a5d7f9e2c4b6a8d0f1e3c5b7a9d";
+constexpr char kMetaAppId[] = "1821152484774199";
+constexpr char kAuthToken[] = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+constexpr char kAccountSid[] = "AC1a03647d811fab342c0ad608e382fab2";
+constexpr char kSenderNumber[] = "+14123456789";
+constexpr char kWorkStream[] = "8a1f0b9e-3f2a-4d1b-8c7e-0123456789ab";
+// The fixtures' pages that can be configured (Page IDs are digits); "<PAGE_ID>", "PAGE-1" and
+// 189538289069256 (second entry of batch_two_pages.json) stay unconfigured.
+const std::set<std::string>& ConfiguredPages() {
+  static const auto* pages = new std::set<std::string>{
+      "1895382890692545", "404217156637689", "117172741761305", "1134713619900975", "111111"};
+  return *pages;
+}
+
+std::string Fixtures() { return PARLEY_PROVIDER_FIXTURES; }
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::vector<std::string> ListDir(const std::string& dir, const std::string& suffix) {
+  std::vector<std::string> names;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (absl::EndsWith(name, suffix)) names.push_back(name);
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string NewUuid() {
+  static int n = 0;
+  return absl::StrCat("00000000-0000-4000-8000-", absl::Dec(++n, absl::kZeroPad12));
+}
+
+// A Parley binary on fixed ports, so it can be stopped and started again at the same address.
+class Binary {
+ public:
+  Binary(std::string path, std::vector<std::string> flags, std::string log)
+      : path_(std::move(path)), flags_(std::move(flags)), log_(std::move(log)) {
+    grpc_port_ = testing::PickFreePort();
+    metrics_port_ = testing::PickFreePort();
+  }
+  absl::Status Start() {
+    std::vector<std::string> argv = {path_, absl::StrCat("--grpc_address=127.0.0.1:", grpc_port_),
+                                     absl::StrCat("--metrics_address=127.0.0.1:", metrics_port_),
+                                     "--health_poll_interval=100ms"};
+    argv.insert(argv.end(), flags_.begin(), flags_.end());
+    auto process = testing::Subprocess::Spawn(argv, {}, log_);
+    if (!process.ok()) return process.status();
+    process_ = *std::move(process);
+    return testing::WaitForHealth(address(), grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+  absl::Status Stop() {
+    process_->Signal(SIGTERM);
+    absl::StatusOr<int> code = process_->WaitFor(absl::Seconds(60));
+    process_.reset();
+    return code.status();
+  }
+  bool running() { return process_ != nullptr && process_->running(); }
+  std::string address() const { return absl::StrCat("127.0.0.1:", grpc_port_); }
+  int metrics_port() const { return metrics_port_; }
+  std::string Log() const { return ReadFile(log_); }
+
+ private:
+  std::string path_;
+  std::vector<std::string> flags_;
+  std::string log_;
+  int grpc_port_ = 0;
+  int metrics_port_ = 0;
+  std::unique_ptr<testing::Subprocess> process_;
+};
+
+class IngressConformanceE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto db = testing::TestDatabase::Create();
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db).release();
+    const std::string dir = testing::MakeTempDir("parley-ingress-conformance");
+    session_ =
+        new Binary(PARLEY_SESSION_BIN, {"--pg_uri=" + db_->uri(), "--router_address=127.0.0.1:1"},
+                   dir + "/session.log");
+    ASSERT_TRUE(session_->Start().ok()) << session_->Log();
+    http_port_ = testing::PickFreePort();
+    base_url_ = absl::StrCat("http://127.0.0.1:", http_port_);
+    ingress_ = new Binary(
+        PARLEY_INGRESS_BIN,
+        {"--pg_uri=" + db_->uri(), "--session_address=" + session_->address(),
+         absl::StrCat("--http_address=127.0.0.1:", http_port_), "--public_base_url=" + base_url_,
+         "--channel_refresh_interval=100ms", "--http_max_body_bytes=65536"},
+        dir + "/ingress.log");
+    ASSERT_TRUE(ingress_->Start().ok()) << ingress_->Log();
+    Configure();
+  }
+  static void TearDownTestSuite() {
+    delete ingress_;
+    delete session_;
+    delete db_;
+  }
+  void SetUp() override { ASSERT_FALSE(twilio_url_.empty()) << "suite set-up failed"; }
+  void TearDown() override {
+    if (ingress_ != nullptr) {
+      EXPECT_TRUE(ingress_->running()) << "ingress crashed:\n" << ingress_->Log();
+    }
+  }
+
+  static void Configure() {
+    auto stub = ChannelConfigService::NewStub(
+        grpc::CreateChannel(ingress_->address(), grpc::InsecureChannelCredentials()));
+    ingress::v1::CreateFacebookAppRequest app_req;
+    app_req.mutable_app()->set_name("Conformance");
+    app_req.mutable_app()->set_meta_app_id(kMetaAppId);
+    app_req.mutable_app()->set_app_secret(kAppSecret);
+    app_req.set_request_id(NewUuid());
+    ingress::v1::CreateFacebookAppResponse app;
+    {
+      grpc::ClientContext ctx;
+      const grpc::Status s = stub->CreateFacebookApp(&ctx, app_req, &app);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+    }
+    for (const std::string& page_id : ConfiguredPages()) {
+      ingress::v1::CreateFacebookPageRequest req;
+      auto* page = req.mutable_page();
+      page->set_page_id(page_id);
+      page->set_name("Page " + page_id);
+      page->set_parent_app_id(app.app().id());
+      page->set_page_access_token("EAAconformance" + page_id);
+      page->mutable_settings()->set_work_stream_id(kWorkStream);
+      page->mutable_settings()->set_language("en-US");
+      req.set_request_id(NewUuid());
+      ingress::v1::CreateFacebookPageResponse resp;
+      grpc::ClientContext ctx;
+      const grpc::Status s = stub->CreateFacebookPage(&ctx, req, &resp);
+      ASSERT_TRUE(s.ok()) << page_id << ": " << s.error_message();
+      if (messenger_url_.empty()) {
+        messenger_url_ = resp.page().callback_uri();
+        verify_token_ = resp.page().verify_token();
+      }
+    }
+    ingress::v1::CreateWhatsAppSenderRequest sreq;
+    auto* sender = sreq.mutable_sender();
+    sender->set_name("Conformance sender");
+    sender->set_account_sid(kAccountSid);
+    sender->set_auth_token(kAuthToken);
+    sender->set_phone_number(kSenderNumber);
+    sender->mutable_settings()->set_work_stream_id(kWorkStream);
+    sreq.set_request_id(NewUuid());
+    ingress::v1::CreateWhatsAppSenderResponse sresp;
+    grpc::ClientContext ctx;
+    const grpc::Status s = stub->CreateWhatsAppSender(&ctx, sreq, &sresp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    twilio_url_ = sresp.sender().callback_uri();
+    twilio_status_url_ = sresp.sender().status_callback_uri();
+    ASSERT_TRUE(absl::StartsWith(messenger_url_, base_url_ + "/webhooks/messenger/"));
+    ASSERT_TRUE(absl::StartsWith(twilio_status_url_, twilio_url_));
+    // Every replica sees a change within seconds. The sender was created last: once this
+    // replica knows it (401 for an unsigned request instead of 404), it has every page too.
+    for (int i = 0; i < 200; ++i) {
+      auto r = client().Send({.method = "POST", .url = twilio_url_, .body = "a=b"});
+      auto v =
+          Get(absl::StrCat(messenger_url_, "?hub.mode=subscribe&hub.verify_token=", verify_token_,
+                           "&hub.challenge=ready"));
+      if (r.ok() && r->status == 401 && v.ok() && v->status == 200 && v->body == "ready") return;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    FAIL() << "ingress never saw the configured channels";
+  }
+
+  static absl::StatusOr<http_client::Response> Get(const std::string& url) {
+    return client().Send({.method = "GET", .url = url});
+  }
+  static http_client::Client& client() {
+    static auto* c = new http_client::Client();
+    return *c;
+  }
+
+  // POSTs a Messenger body signed with the configured App Secret; the HTTP status.
+  int PostMessenger(const std::string& body, std::optional<std::string> signature = {}) {
+    http_client::Request req{.method = "POST",
+                             .url = messenger_url_,
+                             .headers = {{"Content-Type", "application/json"}},
+                             .body = body};
+    const std::string sig = signature.value_or(ingress::HubSignature256(kAppSecret, body));
+    if (!sig.empty()) req.headers.emplace_back("X-Hub-Signature-256", sig);
+    auto r = client().Send(req);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->status : 0;
+  }
+
+  int PostTwilio(const std::string& url, const std::string& body,
+                 std::optional<std::string> signature = {}) {
+    // A body that is not a form is signed over the URL alone (and refused before the check).
+    auto params = ingress::DecodeForm(body);
+    const std::vector<ingress::FormParam> signed_params =
+        params.ok() ? *params : std::vector<ingress::FormParam>{};
+    http_client::Request req{.method = "POST",
+                             .url = url,
+                             .headers = {{"Content-Type", "application/x-www-form-urlencoded"}},
+                             .body = body};
+    const std::string sig =
+        signature.value_or(ingress::TwilioSignature(kAuthToken, url, signed_params));
+    if (!sig.empty()) req.headers.emplace_back("X-Twilio-Signature", sig);
+    auto r = client().Send(req);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->status : 0;
+  }
+
+  // What a Twilio fixture must get: 200 when it is this sender's (AccountSid and number), 403
+  // otherwise (another account or number).
+  static int TwilioExpectedStatus(const std::string& file, const std::string& body) {
+    auto params = ingress::DecodeForm(body);
+    const bool status = absl::StartsWith(file, "status_");
+    const std::string account = ingress::FormValue(*params, "AccountSid");
+    const std::string own =
+        ingress::StripWhatsAppPrefix(ingress::FormValue(*params, status ? "From" : "To"));
+    if ((!account.empty() && account != kAccountSid) || (!own.empty() && own != kSenderNumber)) {
+      return 403;
+    }
+    if (ingress::FormValue(*params, "MessageSid").empty() &&
+        ingress::FormValue(*params, "SmsSid").empty()) {
+      return 400;
+    }
+    return 200;
+  }
+
+  // Posts every fixture once; returns the answers by file.
+  std::map<std::string, int> PostAllFixtures() {
+    std::map<std::string, int> answers;
+    for (const std::string& f : ListDir(Fixtures() + "/messenger", ".json")) {
+      answers[f] = PostMessenger(ReadFile(Fixtures() + "/messenger/" + f));
+      EXPECT_EQ(answers[f], 200) << f;
+    }
+    for (const std::string& f : ListDir(Fixtures() + "/twilio_whatsapp", ".form")) {
+      const std::string body = ReadFile(Fixtures() + "/twilio_whatsapp/" + f);
+      const std::string url = absl::StartsWith(f, "status_") ? twilio_status_url_ : twilio_url_;
+      answers[f] = PostTwilio(url, body);
+      EXPECT_EQ(answers[f], TwilioExpectedStatus(f, body)) << f;
+    }
+    return answers;
+  }
+
+  static pqxx::result Query(const std::string& sql) {
+    pqxx::connection conn(db_->uri());
+    return pqxx::nontransaction(conn).exec(sql);
+  }
+  static std::string Quote(const std::string& s) {
+    pqxx::connection conn(db_->uri());
+    return conn.quote(s);
+  }
+  static int Count(const std::string& sql) { return Query(sql)[0][0].as<int>(); }
+
+  // The stored message of `endpoint` with `dedup_key`, as (direction, sender_kind, content).
+  struct Stored {
+    int direction = 0;
+    int sender_kind = 0;
+    common::MessageContent content;
+    int copies = 0;
+  };
+  static Stored Message(const std::string& endpoint, const std::string& dedup_key) {
+    const pqxx::result rows = Query(absl::StrCat(
+        "SELECT direction, sender_kind, content::text FROM session.messages WHERE endpoint_id = ",
+        Quote(endpoint), " AND dedup_key = ", Quote(dedup_key)));
+    Stored s;
+    s.copies = static_cast<int>(rows.size());
+    if (rows.empty()) return s;
+    s.direction = rows[0][0].as<int>();
+    s.sender_kind = rows[0][1].as<int>();
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = true;
+    const auto status = google::protobuf::util::JsonStringToMessage(rows[0][2].as<std::string>(),
+                                                                    &s.content, options);
+    EXPECT_TRUE(status.ok()) << status.ToString();
+    return s;
+  }
+  static int Rows(const char* table, const std::string& endpoint, const std::string& dedup_key) {
+    return Count(absl::StrCat("SELECT count(*) FROM session.", table, " WHERE endpoint_id = ",
+                              Quote(endpoint), " AND dedup_key = ", Quote(dedup_key)));
+  }
+  static int RowsOfEndpoint(const std::string& endpoint) {
+    return Count(absl::StrCat(
+        "SELECT (SELECT count(*) FROM session.messages WHERE endpoint_id = ", Quote(endpoint),
+        ") + (SELECT count(*) FROM session.signals WHERE endpoint_id = ", Quote(endpoint),
+        ") + (SELECT count(*) FROM session.dead_letters WHERE endpoint_id = ", Quote(endpoint),
+        ")"));
+  }
+  // The dead letters of an endpoint, for failure messages.
+  static std::string DeadLetters(const std::string& endpoint) {
+    std::string out;
+    for (const auto& row : Query(
+             absl::StrCat("SELECT dedup_key, reason FROM session.dead_letters WHERE endpoint_id = ",
+                          Quote(endpoint)))) {
+      absl::StrAppend(&out, "\n  dead letter ", row[0].as<std::string>(), ": ",
+                      row[1].as<std::string>());
+    }
+    return out;
+  }
+  static int AllRows() {
+    return Count(
+        "SELECT (SELECT count(*) FROM session.messages) + (SELECT count(*) FROM session.signals)"
+        " + (SELECT count(*) FROM session.dead_letters)");
+  }
+
+  static std::string TextBody(const std::string& page, const std::string& mid,
+                              const std::string& text) {
+    return absl::StrCat(R"({"object":"page","entry":[{"id":")", page,
+                        R"(","time":1700000000000,"messaging":[{"sender":{"id":"4242"},)",
+                        R"("recipient":{"id":")", page, R"("},"timestamp":1700000000001,)",
+                        R"("message":{"mid":")", mid, R"(","text":")", text, R"("}}]}]})");
+  }
+
+  static testing::TestDatabase* db_;
+  static Binary* session_;
+  static Binary* ingress_;
+  static int http_port_;
+  static std::string base_url_;
+  static std::string messenger_url_;
+  static std::string verify_token_;
+  static std::string twilio_url_;
+  static std::string twilio_status_url_;
+};
+
+testing::TestDatabase* IngressConformanceE2eTest::db_ = nullptr;
+Binary* IngressConformanceE2eTest::session_ = nullptr;
+Binary* IngressConformanceE2eTest::ingress_ = nullptr;
+int IngressConformanceE2eTest::http_port_ = 0;
+std::string IngressConformanceE2eTest::base_url_;
+std::string IngressConformanceE2eTest::messenger_url_;
+std::string IngressConformanceE2eTest::verify_token_;
+std::string IngressConformanceE2eTest::twilio_url_;
+std::string IngressConformanceE2eTest::twilio_status_url_;
+
+std::string Str(element e, const char* key) {
+  std::string_view s;
+  if (e[key].get(s) != simdjson::SUCCESS) return "";
+  return std::string(s);
+}
+
+std::string NumberText(element e) {
+  std::string_view s;
+  if (e.get(s) == simdjson::SUCCESS) return std::string(s);
+  uint64_t u = 0;
+  if (e.get(u) == simdjson::SUCCESS) return absl::StrCat(u);
+  return "?";
+}
+
+// The stored content against an expected Messenger message record.
+void ExpectContent(element want, const common::MessageContent& got, const std::string& where) {
+  std::string text;
+  std::string quick_reply;
+  std::set<std::string> stickers;
+  std::vector<std::string> urls;
+  int locations = 0;
+  for (const auto& p : got.parts()) {
+    EXPECT_FALSE(p.has_unsupported()) << where;
+    if (p.has_text()) text = p.text();
+    if (p.has_quick_reply()) quick_reply = p.quick_reply().payload();
+    if (p.has_sticker()) stickers.insert(p.sticker().sticker_id());
+    if (p.has_attachment()) urls.push_back(p.attachment().provider_url());
+    if (p.has_location()) ++locations;
+  }
+  EXPECT_EQ(text, Str(want, "text")) << where;
+  EXPECT_EQ(quick_reply, Str(want, "quick_reply_payload")) << where;
+  EXPECT_EQ(got.reply_to().provider_message_id(), Str(want, "reply_to_mid")) << where;
+  std::set<std::string> want_stickers;
+  std::vector<std::string> want_urls;
+  int want_locations = 0;
+  element sticker;
+  if (want["sticker_id"].get(sticker) == simdjson::SUCCESS)
+    want_stickers.insert(NumberText(sticker));
+  simdjson::dom::array atts;
+  if (want["attachments"].get(atts) == simdjson::SUCCESS) {
+    for (element a : atts) {
+      element id;
+      const std::string type = Str(a, "type");
+      if (a["sticker_id"].get(id) == simdjson::SUCCESS) {
+        want_stickers.insert(NumberText(id));
+      } else if (type == "location") {
+        ++want_locations;
+      } else if (type == "fallback") {
+        want_urls.push_back("URL_OF_THE_ATTACHMENT");
+      } else {
+        want_urls.push_back(Str(a, "url"));
+      }
+    }
+  }
+  EXPECT_EQ(stickers, want_stickers) << where;
+  EXPECT_EQ(urls, want_urls) << where;
+  EXPECT_EQ(locations, want_locations) << where;
+}
+
+TEST_F(IngressConformanceE2eTest, EveryFixtureIsStoredAsExpectedExtractionsSay) {
+  const std::map<std::string, int> answers = PostAllFixtures();
+  const std::string expected_text = ReadFile(Fixtures() + "/expected_extractions.json");
+  simdjson::dom::parser parser;
+  element root;
+  ASSERT_EQ(parser.parse(expected_text).get(root), simdjson::SUCCESS);
+
+  // Messenger, in the order posted: a key already stored by an earlier fixture (several share
+  // a mid) keeps the first content.
+  std::set<std::string> seen;
+  int checked = 0;
+  for (const std::string& file : ListDir(Fixtures() + "/messenger", ".json")) {
+    simdjson::dom::array events = root["messenger"][file]["events"].get_array();
+    for (element want : events) {
+      const std::string where = absl::StrCat(file, " ", Str(want, "kind"), " ", Str(want, "mid"));
+      std::string page = Str(want, "page_id");
+      if (page.empty()) page = Str(want, "recipient_id");
+      const std::string kind = Str(want, "kind");
+      const std::string psid = Str(want, "user_psid");
+      ++checked;
+      if (!ConfiguredPages().count(page)) {
+        EXPECT_EQ(RowsOfEndpoint(page), 0) << where << ": page not configured, skipped";
+        continue;
+      }
+      if (kind == "message") {
+        const std::string key = "msg:" + Str(want, "mid");
+        const Stored s = Message(page, key);
+        ASSERT_EQ(s.copies, 1) << where;
+        EXPECT_EQ(s.direction, common::DIRECTION_INBOUND) << where;
+        EXPECT_EQ(s.sender_kind, common::SENDER_KIND_CUSTOMER) << where;
+        if (seen.insert(page + key).second) {
+          ExpectContent(want, s.content, absl::StrCat(where, DeadLetters(page)));
+        }
+      } else if (kind == "echo") {
+        const std::string mid = Str(want, "mid");
+        EXPECT_EQ(Rows("messages", page, "msg:" + mid), 0) << where << ": never a customer message";
+        EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM session.messages WHERE direction = 1 "
+                                     "AND provider_message_id = ",
+                                     Quote(mid))),
+                  0)
+            << where;
+        // No conversation with that customer yet: kept as a dead letter, never lost.
+        EXPECT_EQ(Rows("messages", page, "echo:" + mid) + Rows("dead_letters", page, "echo:" + mid),
+                  1)
+            << where;
+      } else if (kind == "delivery" || kind == "read") {
+        element wm = want["watermark"];
+        const std::string key = absl::StrCat(kind, ":", psid, ":", NumberText(wm));
+        // Nothing was sent to these customers: a receipt for no message is a dead letter.
+        EXPECT_EQ(Rows("dead_letters", page, key), 1) << where << " " << key;
+      } else if (kind == "postback") {
+        element ts = want["timestamp"];
+        const Stored s = Message(page, absl::StrCat("postback:", psid, ":", NumberText(ts)));
+        ASSERT_EQ(s.copies, 1) << where;
+        ASSERT_EQ(s.content.parts_size(), 1) << where;
+        EXPECT_EQ(s.content.parts(0).postback().payload(), Str(want, "payload")) << where;
+      } else if (kind == "optin") {
+        element ts = want["timestamp"];
+        EXPECT_EQ(Rows("signals", page, absl::StrCat("optin:", psid, ":", NumberText(ts))), 1)
+            << where;
+      } else {
+        ADD_FAILURE() << where << ": unexpected kind";
+      }
+    }
+  }
+  EXPECT_EQ(checked, 20);  // one per messaging event of the 20 files
+
+  // Twilio: this sender's messages stored; status callbacks of messages Parley never sent are
+  // dead letters; other accounts' and numbers' requests stored nothing.
+  simdjson::dom::object forms = root["twilio_whatsapp"].get_object();
+  for (auto field : forms) {
+    const std::string file(field.key);
+    const std::string sid = Str(field.value, "MessageSid").empty() ? Str(field.value, "SmsSid")
+                                                                   : Str(field.value, "MessageSid");
+    const bool status = absl::StartsWith(file, "status_");
+    const std::string key =
+        status ? absl::StrCat("status:", sid, ":", Str(field.value, "MessageStatus"))
+               : "msg:" + sid;
+    if (answers.at(file) != 200) {
+      EXPECT_EQ(Rows("messages", kSenderNumber, key) + Rows("dead_letters", kSenderNumber, key), 0)
+          << file;
+      continue;
+    }
+    if (status) {
+      EXPECT_EQ(Rows("dead_letters", kSenderNumber, key), 1) << file;
+      continue;
+    }
+    const Stored s = Message(kSenderNumber, key);
+    ASSERT_EQ(s.copies, 1) << file;
+    EXPECT_EQ(s.direction, common::DIRECTION_INBOUND);
+    const std::string body = Str(field.value, "Body");
+    int media = 0;
+    std::string text;
+    for (const auto& p : s.content.parts()) {
+      if (p.has_text()) text = p.text();
+      if (p.has_attachment()) {
+        EXPECT_EQ(p.attachment().provider_url(),
+                  Str(field.value, absl::StrCat("MediaUrl", media).c_str()));
+        ++media;
+      }
+      if (p.has_location()) {
+        EXPECT_DOUBLE_EQ(p.location().latitude(), std::stod(Str(field.value, "Latitude")));
+        EXPECT_DOUBLE_EQ(p.location().longitude(), std::stod(Str(field.value, "Longitude")));
+      }
+    }
+    EXPECT_EQ(text, body) << file;
+    EXPECT_EQ(absl::StrCat(media),
+              Str(field.value, "NumMedia").empty() ? "0" : Str(field.value, "NumMedia"))
+        << file;
+  }
+  // The three fixtures of this sender's account and number.
+  EXPECT_EQ(answers.at("inbound_text.form"), 200);
+  EXPECT_EQ(answers.at("inbound_media.form"), 200);
+  EXPECT_EQ(answers.at("inbound_location.form"), 200);
+}
+
+TEST_F(IngressConformanceE2eTest, ReplayingTheWholeSetThreeTimesStoresEachOnce) {
+  PostAllFixtures();
+  const int after_first = AllRows();
+  const int messages = Count("SELECT count(*) FROM session.messages");
+  PostAllFixtures();
+  PostAllFixtures();
+  PostAllFixtures();
+  EXPECT_EQ(AllRows(), after_first);
+  EXPECT_EQ(Count("SELECT count(*) FROM session.messages"), messages);
+  // 7 Messenger keys (several fixtures share a mid) and 3 WhatsApp messages, at least.
+  EXPECT_GE(messages, 10);
+  EXPECT_EQ(Count("SELECT count(*) FROM (SELECT provider_message_id FROM session.messages "
+                  "WHERE provider_message_id <> '' GROUP BY channel, endpoint_id, "
+                  "provider_message_id HAVING count(*) > 1) d"),
+            0);
+}
+
+TEST_F(IngressConformanceE2eTest, ForgedOrMissingSignatureIs401AndStoresNothing) {
+  const std::string body = TextBody("1895382890692545", "m_forged_1", "forged");
+  EXPECT_EQ(PostMessenger(body, ingress::HubSignature256("0123456789abcdef0123456789abcdef", body)),
+            401);
+  EXPECT_EQ(PostMessenger(body, std::string()), 401);
+  // The fixture's stored signature is made with another secret than this application's.
+  EXPECT_EQ(
+      PostMessenger(ReadFile(Fixtures() + "/messenger/text.json"),
+                    "sha256=3967ee7a1a638dce7f3c96b9ca01ae42abfc01317ee3bc48e037f094a1f89617"),
+      401);
+  EXPECT_EQ(Rows("messages", "1895382890692545", "msg:m_forged_1"), 0);
+  const std::string form = ReadFile(Fixtures() + "/twilio_whatsapp/inbound_text.form");
+  EXPECT_EQ(PostTwilio(twilio_url_, form, "ZOa7yMdySjKzwTRlBwpr0Ao/Nq4="), 401);  // stored one
+  EXPECT_EQ(PostTwilio(twilio_url_, form, std::string()), 401);
+  EXPECT_EQ(PostTwilio(twilio_url_, ReadFile(Fixtures() + "/twilio_whatsapp/not_from_twilio.form"),
+                       "test"),
+            401);
+}
+
+TEST_F(IngressConformanceE2eTest, OversizedBodyIs413) {
+  const std::string body = TextBody("1895382890692545", "m_big", std::string(70000, 'a'));
+  EXPECT_EQ(PostMessenger(body), 413);
+  EXPECT_EQ(Rows("messages", "1895382890692545", "msg:m_big"), 0);
+}
+
+TEST_F(IngressConformanceE2eTest, MalformedJsonIs400AndStoresNothing) {
+  const int before = AllRows();
+  EXPECT_EQ(PostMessenger(R"({"object":"page","entry":[{"id":"1895382890692545",)"), 400);
+  EXPECT_EQ(PostMessenger("\xff\xfe{}"), 400);
+  EXPECT_EQ(PostTwilio(twilio_url_, "MessageSid=SMbad&Body=%zz", "x"), 400);
+  EXPECT_EQ(AllRows(), before);
+}
+
+TEST_F(IngressConformanceE2eTest, UnknownCallbackIs404) {
+  auto r = client().Send({.method = "POST",
+                          .url = base_url_ + "/webhooks/messenger/no-such-key",
+                          .headers = {{"X-Hub-Signature-256", "sha256=00"}},
+                          .body = "{}"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(PostTwilio(base_url_ + "/webhooks/twilio/no-such-key", "a=b"), 404);
+  auto v = Get(base_url_ + "/webhooks/messenger/no-such-key?hub.mode=subscribe");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->status, 404);
+  auto bad = Get(
+      absl::StrCat(messenger_url_, "?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1"));
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->status, 403);
+}
+
+TEST_F(IngressConformanceE2eTest, UnconfiguredPageIsCountedAndSkippedRestIsStored) {
+  const std::string body = absl::StrCat(
+      R"({"object":"page","entry":[)",
+      R"({"id":"999999","time":1,"messaging":[{"sender":{"id":"7"},"recipient":{"id":"999999"},)",
+      R"("timestamp":2,"message":{"mid":"m_skip","text":"nobody"}}]},)",
+      R"({"id":"404217156637689","time":1,"messaging":[{"sender":{"id":"7"},)",
+      R"("recipient":{"id":"404217156637689"},"timestamp":2,"message":{"mid":"m_keep","text":"kept"}},)",
+      R"({"sender":{"id":"7"},"recipient":{"id":"404217156637689"},"timestamp":3,"game_play":{}}]}]})");
+  EXPECT_EQ(PostMessenger(body), 200);
+  EXPECT_EQ(RowsOfEndpoint("999999"), 0);
+  EXPECT_EQ(Message("404217156637689", "msg:m_keep").copies, 1);
+  auto metrics = testing::HttpGet(ingress_->metrics_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_TRUE(absl::StrContains(metrics->body, "parley_webhook_events_skipped_total{"));
+  EXPECT_TRUE(absl::StrContains(metrics->body, "reason=\"unknown_page\""));
+  EXPECT_TRUE(absl::StrContains(metrics->body, "reason=\"unknown_kind\""));
+  EXPECT_TRUE(absl::StrContains(metrics->body, "parley_webhook_last_received_timestamp_seconds{"));
+  EXPECT_TRUE(absl::StrContains(metrics->body, "parley_webhook_ack_seconds_bucket{"));
+}
+
+TEST_F(IngressConformanceE2eTest, StatusCallbacksNeverMoveAStatusBackwards) {
+  // A customer writes (opening a conversation); an outbound message to them with a Twilio SID
+  // stands for what session's outbox and ingress's gateway would have sent.
+  const std::string inbound =
+      "MessageSid=SMcust1&AccountSid=" + std::string(kAccountSid) +
+      "&From=whatsapp%3A%2B31600000077&To=whatsapp%3A%2B14123456789&Body=hi";
+  ASSERT_EQ(PostTwilio(twilio_url_, inbound), 200);
+  Query(absl::StrCat(
+      "INSERT INTO session.messages (conversation_id, channel, endpoint_id, direction, "
+      "sender_kind, content, provider_message_id, provider_time, delivery_status) "
+      "SELECT conversation_id, 2, endpoint_id, 2, 2, '{}'::jsonb, 'SMout1', now(), 4 "
+      "FROM session.messages WHERE endpoint_id = ",
+      Quote(kSenderNumber), " AND dedup_key = 'msg:SMcust1'"));
+  auto status_of = [] {
+    return Query(
+               "SELECT delivery_status FROM session.messages WHERE provider_message_id = "
+               "'SMout1'")[0][0]
+        .as<int>();
+  };
+  auto callback = [&](const std::string& status, const std::string& extra = "") {
+    return PostTwilio(
+        twilio_status_url_,
+        absl::StrCat("MessageSid=SMout1&MessageStatus=", status, "&AccountSid=", kAccountSid,
+                     "&From=whatsapp%3A%2B14123456789&To=whatsapp%3A%2B31600000077", extra));
+  };
+  EXPECT_EQ(callback("delivered"), 200);
+  EXPECT_EQ(status_of(), common::DELIVERY_STATUS_DELIVERED);
+  EXPECT_EQ(callback("sent"), 200);  // late and out of order: answered, not applied
+  EXPECT_EQ(callback("queued"), 200);
+  EXPECT_EQ(callback("failed", "&ErrorCode=63016"), 200);  // a failure never beats a delivery
+  EXPECT_EQ(status_of(), common::DELIVERY_STATUS_DELIVERED);
+  EXPECT_EQ(callback("read"), 200);
+  EXPECT_EQ(callback("delivered"), 200);
+  EXPECT_EQ(status_of(), common::DELIVERY_STATUS_READ);
+}
+
+TEST_F(IngressConformanceE2eTest, SessionStoppedIs503AndTheRetryIsStoredOnce) {
+  const std::string body = TextBody("1895382890692545", "m_retry_1", "while session was down");
+  ASSERT_TRUE(session_->Stop().ok());
+  EXPECT_EQ(PostMessenger(body), 503);
+  const std::string form = "MessageSid=SMretry1&AccountSid=" + std::string(kAccountSid) +
+                           "&From=whatsapp%3A%2B31600000001&To=whatsapp%3A%2B14123456789&Body=hi";
+  EXPECT_EQ(PostTwilio(twilio_url_, form), 503);
+  ASSERT_TRUE(session_->Start().ok()) << session_->Log();
+  // The providers retry until they get a 2xx (ingress reconnects to session with backoff);
+  // then the same deliveries, however often they come, are stored once.
+  int status = 0;
+  for (int attempt = 0; attempt < 100 && status != 200; ++attempt) {
+    status = PostMessenger(body);
+    if (status != 200) absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_EQ(status, 200);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    EXPECT_EQ(PostMessenger(body), 200);
+    EXPECT_EQ(PostTwilio(twilio_url_, form), 200);
+  }
+  EXPECT_EQ(Rows("messages", "1895382890692545", "msg:m_retry_1"), 1);
+  EXPECT_EQ(Rows("messages", kSenderNumber, "msg:SMretry1"), 1);
+}
+
+}  // namespace
+}  // namespace parley::e2e
