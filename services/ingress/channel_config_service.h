@@ -4,8 +4,8 @@
 // here, and no logging of requests: they carry secrets.
 #pragma once
 
+#include "libs/common/executor.h"
 #include "parley/ingress/v1/ingress.grpc.pb.h"
-#include "services/ingress/executor.h"
 #include "services/ingress/pg_channel_store.h"
 
 namespace parley::ingress {

@@ -16,9 +16,9 @@
 #include "absl/time/time.h"
 #include "grpcpp/impl/codegen/service_type.h"
 #include "libs/common/config.h"
+#include "libs/common/executor.h"
 #include "libs/service/service_main.h"
 #include "services/ingress/channel_directory.h"
-#include "services/ingress/executor.h"
 #include "services/ingress/secret_box.h"
 
 namespace parley::ingress {

@@ -8,9 +8,9 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "libs/common/log.h"
+#include "libs/common/paging.h"
 #include "services/ingress/channel_checks.h"
 #include "services/ingress/channel_rows.h"
-#include "services/ingress/paging.h"
 
 namespace parley::ingress {
 namespace {

@@ -1,7 +1,7 @@
 #include "services/ingress/provider_gateway_service.h"
 
+#include "libs/common/executor.h"
 #include "libs/grpc/status.h"
-#include "services/ingress/executor.h"
 
 namespace parley::ingress {
 

@@ -11,10 +11,10 @@
 // Redis fails or the replica shuts down (the hub closes every subscription then).
 #pragma once
 
+#include "libs/common/executor.h"
 #include "parley/router/v1/router.grpc.pb.h"
 #include "services/router/agent_event_hub.h"
 #include "services/router/agent_event_log.h"
-#include "services/router/executor.h"
 #include "services/router/router_metrics.h"
 #include "services/router/routing_definitions.h"
 

@@ -13,11 +13,11 @@
 
 #include "absl/time/time.h"
 #include "grpcpp/impl/codegen/service_type.h"
+#include "libs/common/executor.h"
 #include "libs/service/service_main.h"
 #include "services/router/agent_event_hub.h"
 #include "services/router/agent_event_log.h"
 #include "services/router/engine/redis_pool.h"
-#include "services/router/executor.h"
 #include "services/router/router_metrics.h"
 #include "services/router/routing_definitions.h"
 

@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "libs/common/executor.h"
 #include "libs/grpc/server_runner.h"
 #include "libs/testing/servers.h"
 #include "prometheus/metric_family.h"
@@ -22,7 +23,6 @@
 #include "services/router/agent_event_service.h"
 #include "services/router/engine/redis_engine.h"
 #include "services/router/engine/util.h"
-#include "services/router/executor.h"
 #include "services/router/router_metrics.h"
 
 namespace parley::router {

@@ -3,9 +3,9 @@
 // engine (engine/redis_engine.h), which checks agents against the definitions.
 #pragma once
 
+#include "libs/common/executor.h"
 #include "parley/router/v1/router.grpc.pb.h"
 #include "services/router/engine/redis_engine.h"
-#include "services/router/executor.h"
 
 namespace parley::router {
 

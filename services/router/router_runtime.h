@@ -11,10 +11,10 @@
 #include "absl/time/time.h"
 #include "grpcpp/impl/codegen/service_type.h"
 #include "libs/common/config.h"
+#include "libs/common/executor.h"
 #include "libs/pg/pool.h"
 #include "libs/service/service_main.h"
 #include "services/router/definitions_cache.h"
-#include "services/router/executor.h"
 #include "services/router/pg_routing_store.h"
 
 namespace prometheus {

@@ -14,9 +14,9 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "libs/common/executor.h"
 #include "parley/router/v1/router.grpc.pb.h"
 #include "services/router/definitions_cache.h"
-#include "services/router/executor.h"
 #include "services/router/router_fixture.h"
 #include "services/router/routing_admin_service.h"
 

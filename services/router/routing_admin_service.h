@@ -4,9 +4,9 @@
 // at their next poll). No SQL and no validation here: the store validates.
 #pragma once
 
+#include "libs/common/executor.h"
 #include "parley/router/v1/router.grpc.pb.h"
 #include "services/router/definitions_cache.h"
-#include "services/router/executor.h"
 #include "services/router/pg_routing_store.h"
 
 namespace parley::router {

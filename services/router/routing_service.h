@@ -3,9 +3,9 @@
 // about queues, offers and capacity is the engine's (engine/redis_engine.h).
 #pragma once
 
+#include "libs/common/executor.h"
 #include "parley/router/v1/router.grpc.pb.h"
 #include "services/router/engine/redis_engine.h"
-#include "services/router/executor.h"
 
 namespace parley::router {
 

@@ -7,8 +7,8 @@
 
 #include "absl/status/status.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/common/executor.h"
 #include "libs/grpc/status.h"
-#include "services/router/executor.h"
 
 namespace parley::router {
 

@@ -8,7 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "services/session/paging.h"
+#include "libs/common/paging.h"
 #include "services/session/rows.h"
 
 namespace parley::session {

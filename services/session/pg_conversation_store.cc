@@ -10,10 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "libs/common/paging.h"
 #include "parley/router/v1/router.pb.h"
 #include "services/session/conversation_state.h"
 #include "services/session/outbox_relay.h"
-#include "services/session/paging.h"
 #include "services/session/rows.h"
 #include "services/session/text_rules.h"
 

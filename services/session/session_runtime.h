@@ -10,9 +10,9 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/impl/codegen/service_type.h"
 #include "libs/common/config.h"
+#include "libs/common/executor.h"
 #include "libs/pg/pool.h"
 #include "libs/service/service_main.h"
-#include "services/session/executor.h"
 #include "services/session/outbox_relay.h"
 
 namespace prometheus {

@@ -5,10 +5,10 @@
 // callback threads never wait on the database (docs/adr/0007).
 #pragma once
 
+#include "libs/common/executor.h"
 #include "parley/session/v1/session.grpc.pb.h"
 #include "services/session/contact_store.h"
 #include "services/session/conversation_store.h"
-#include "services/session/executor.h"
 #include "services/session/ingest_store.h"
 
 namespace prometheus {

@@ -11,12 +11,12 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
 #include "libs/common/config.h"
+#include "libs/common/executor.h"
 #include "libs/service/service_main.h"
 #include "parley/session/v1/session.grpc.pb.h"
 #include "services/router/engine/redis_engine.h"
 #include "services/router/engine/session_relay.h"
 #include "services/router/engine/sweeper.h"
-#include "services/router/executor.h"
 #include "services/router/pg_routing_store.h"
 
 namespace parley::router::engine {

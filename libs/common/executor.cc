@@ -1,8 +1,8 @@
-#include "services/session/executor.h"
+#include "libs/common/executor.h"
 
 #include <utility>
 
-namespace parley::session {
+namespace parley {
 
 Executor::Executor(int threads) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
@@ -39,4 +39,4 @@ void Executor::Work() {
   }
 }
 
-}  // namespace parley::session
+}  // namespace parley

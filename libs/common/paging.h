@@ -1,7 +1,6 @@
 // Paging as common.proto states it (AIP-158): page_size 0 → 50, above 500 → 500, negative →
 // InvalidArgument; page tokens are opaque (an offset with a tag of the list they belong to),
-// and a token that is not one of ours is InvalidArgument. (A copy of session's paging, since
-// services share no code outside libs/.)
+// and a token that is not one of ours is InvalidArgument.
 #pragma once
 
 #include <string>
@@ -9,7 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace parley::ingress {
+namespace parley {
 
 struct Page {
   int size = 50;   // rows to return
@@ -23,4 +22,4 @@ absl::StatusOr<Page> ParsePage(absl::string_view list, int page_size, absl::stri
 // The token of the page after `page` (`list` tags it).
 std::string NextPageToken(absl::string_view list, const Page& page);
 
-}  // namespace parley::ingress
+}  // namespace parley

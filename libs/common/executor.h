@@ -1,8 +1,7 @@
 // A fixed pool of threads for blocking work (PostgreSQL transactions, provider calls) that
 // gRPC's callback handlers hand off, so that gRPC's own few callback threads never wait
-// (docs/adr/0007; a copy of session's Executor, since services share no code outside libs/).
-// Tasks run in submission order across the threads; the destructor finishes the queued tasks
-// and joins.
+// (docs/adr/0007). Tasks run in submission order across the threads; the destructor finishes
+// the queued tasks and joins.
 #pragma once
 
 #include <condition_variable>
@@ -12,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-namespace parley::ingress {
+namespace parley {
 
 class Executor {
  public:
@@ -33,4 +32,4 @@ class Executor {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace parley::ingress
+}  // namespace parley

@@ -1,4 +1,4 @@
-#include "services/ingress/paging.h"
+#include "libs/common/paging.h"
 
 #include <algorithm>
 
@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
-namespace parley::ingress {
+namespace parley {
 
 absl::StatusOr<Page> ParsePage(absl::string_view list, int page_size, absl::string_view token,
                                absl::string_view field_prefix) {
@@ -35,4 +35,4 @@ std::string NextPageToken(absl::string_view list, const Page& page) {
   return absl::WebSafeBase64Escape(absl::StrCat(list, ":", page.offset + page.size));
 }
 
-}  // namespace parley::ingress
+}  // namespace parley
