@@ -150,13 +150,30 @@ PARLEY_HTTP_ADDRESS: {{ printf "0.0.0.0:%v" $svc.httpPort | quote }}
 PARLEY_PUBLIC_BASE_URL: {{ . | quote }}
 {{- end }}
 PARLEY_SECRETS_KEY_ID: {{ $svc.secretsKeyId | quote }}
+PARLEY_GRAPH_API_BASE_URL: {{ $svc.graphApiBaseUrl | quote }}
+PARLEY_GRAPH_API_VERSION: {{ $svc.graphApiVersion | quote }}
+PARLEY_TWILIO_API_BASE_URL: {{ $svc.twilioApiBaseUrl | quote }}
+PARLEY_PROVIDER_TIMEOUT: {{ $svc.providerTimeout | quote }}
+PARLEY_OUTBOUND_THREADS: {{ $svc.outboundThreads | quote }}
+PARLEY_MEDIA_EXTRA_ORIGINS: {{ $svc.mediaExtraOrigins | quote }}
+PARLEY_SESSION_INGEST_TIMEOUT: {{ $svc.sessionIngestTimeout | quote }}
+PARLEY_HTTP_MAX_BODY_BYTES: {{ $svc.httpMaxBodyBytes | quote }}
+PARLEY_HTTP_THREADS: {{ $svc.httpThreads | quote }}
+PARLEY_CHANNEL_REFRESH_INTERVAL: {{ $svc.channelRefreshInterval | quote }}
 PARLEY_SESSION_ADDRESS: {{ include "parley.grpcAddress" (dict "root" $root "component" "session") | quote }}
 PARLEY_ATTACHMENTS_ADDRESS: {{ include "parley.grpcAddress" (dict "root" $root "component" "attachments") | quote }}
 {{- else if eq .component "router" }}
 PARLEY_REDIS_ADDRESS: {{ include "parley.redisAddress" $root | quote }}
+PARLEY_REDIS_POOL_SIZE: {{ $svc.redisPoolSize | quote }}
+PARLEY_ROUTER_WORKERS: {{ $svc.workers | quote }}
+PARLEY_PRESENCE_OFFLINE_AFTER: {{ $svc.presenceOfflineAfter | quote }}
+PARLEY_HEARTBEAT_INTERVAL: {{ $svc.heartbeatInterval | quote }}
+PARLEY_AGENT_EVENT_STREAM_MAX_LEN: {{ $svc.agentEventStreamMaxLen | quote }}
 PARLEY_SESSION_ADDRESS: {{ include "parley.grpcAddress" (dict "root" $root "component" "session") | quote }}
 {{- else if eq .component "session" }}
 PARLEY_ROUTER_ADDRESS: {{ include "parley.grpcAddress" (dict "root" $root "component" "router") | quote }}
+PARLEY_AUTO_CLOSE_INTERVAL: {{ $svc.autoCloseInterval | quote }}
+PARLEY_OUTBOX_MAX_BACKOFF: {{ $svc.outboxMaxBackoff | quote }}
 PARLEY_INGRESS_ADDRESS: {{ include "parley.grpcAddress" (dict "root" $root "component" "ingress") | quote }}
 {{- end }}
 {{- range $name, $value := $svc.config }}
@@ -186,6 +203,12 @@ PARLEY_INGRESS_ADDRESS: {{ include "parley.grpcAddress" (dict "root" $root "comp
     secretKeyRef:
       name: {{ include "parley.secretName" $root }}
       key: {{ $root.Values.secrets.keys.secretsKey }}
+- name: PARLEY_SECRETS_PREVIOUS_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "parley.secretName" $root }}
+      key: {{ $root.Values.secrets.keys.secretsPreviousKeys }}
+      optional: true
 {{- end }}
 {{- with $svc.extraEnv }}
 {{ toYaml . }}
