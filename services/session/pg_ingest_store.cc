@@ -856,40 +856,46 @@ void ConversationHints::Put(const std::string& key, ConversationHint hint) {
   hints_[key] = std::move(hint);
 }
 
-absl::StatusOr<v1::IngestResponse> PgIngestStore::Ingest(const v1::IngestRequest& request) {
-  Call call{&request};
-  std::unique_lock<std::mutex> lock(mu_);
-  pending_.push_back(&call);
-  while (!call.done) {
-    if (pending_.empty() || flushing_ >= options_.max_concurrent_groups) {
-      changed_.wait(lock);
-      continue;
+void PgIngestStore::StartIngest(const v1::IngestRequest& request, Done done) {
+  bool start_group_thread = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_.push_back(std::make_unique<Call>(Call{&request, std::move(done)}));
+    if (running_groups_ < options_.max_concurrent_groups) {
+      ++running_groups_;
+      start_group_thread = true;
     }
-    // Lead a group: every call waiting now (this one, unless another leader took it).
-    std::vector<Call*> group;
-    while (!pending_.empty() && static_cast<int>(group.size()) < options_.max_group_calls) {
-      group.push_back(pending_.front());
-      pending_.pop_front();
-    }
-    ++flushing_;
-    lock.unlock();
-    RunGroup(group);
-    lock.lock();
-    --flushing_;
-    for (Call* c : group) c->done = true;
-    changed_.notify_all();
   }
-  return std::move(call.result);
+  if (start_group_thread) group_threads_.Post([this] { RunGroups(); });
 }
 
-void PgIngestStore::RunGroup(const std::vector<Call*>& group) {
+void PgIngestStore::RunGroups() {
+  while (true) {
+    std::vector<std::unique_ptr<Call>> group;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (pending_.empty()) {
+        --running_groups_;
+        return;
+      }
+      while (!pending_.empty() && static_cast<int>(group.size()) < options_.max_group_calls) {
+        group.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+    }
+    RunGroup(group);
+    for (const std::unique_ptr<Call>& c : group) c->done(std::move(c->result));
+  }
+}
+
+void PgIngestStore::RunGroup(const std::vector<std::unique_ptr<Call>>& group) {
   if (group.size() == 1) {
     group[0]->result = IngestAlone(*group[0]->request);
     return;
   }
   std::vector<const v1::IngestRequest*> requests;
   requests.reserve(group.size());
-  for (const Call* c : group) requests.push_back(c->request);
+  for (const auto& c : group) requests.push_back(c->request);
   absl::StatusOr<std::vector<v1::IngestResponse>> together = Run(requests, /*isolate=*/false);
   if (!together.ok() && IsDataError(together.status())) {
     together = Run(requests, /*isolate=*/true);
@@ -901,12 +907,12 @@ void PgIngestStore::RunGroup(const std::vector<Call*>& group) {
   if (together.status().code() == absl::StatusCode::kUnavailable) {
     // PostgreSQL is away or the commit's outcome is unknown: every call is answered so, as it
     // would have been alone, and its caller retries (idempotently).
-    for (Call* c : group) c->result = together.status();
+    for (const auto& c : group) c->result = together.status();
     return;
   }
   // A conflict or a failure one call may have caused: each call again in its own transaction,
   // so that it gets the answer it would have had alone.
-  for (Call* c : group) c->result = IngestAlone(*c->request);
+  for (const auto& c : group) c->result = IngestAlone(*c->request);
 }
 
 absl::StatusOr<v1::IngestResponse> PgIngestStore::IngestAlone(const v1::IngestRequest& request) {
