@@ -17,6 +17,9 @@ namespace {
 // under the customer's advisory lock; ON CONFLICT skips a dedup key already stored, also by an
 // earlier row of the same statement (rows go in in input order). Each conversation is updated
 // once for all its stored messages (an UPDATE in a statement can change a row only once).
+// The check is a subquery per row (OFFSET 0 keeps the planner from turning it into a join, which
+// the generic plan of this prepared statement, not knowing the arrays' sizes, would make a hash
+// join over every identity): two primary-key probes per message.
 // Timestamps are written out rather than calling session.ts(): see ADR 0007.
 constexpr char kInsertHintedMessages[] = R"sql(
 WITH x AS (
@@ -30,11 +33,13 @@ WITH x AS (
 live AS (
   SELECT x.*, to_timestamp(0) + x.provider_us * interval '1 microsecond' AS provider_time
   FROM x
-  JOIN session.conversations c ON c.id = x.conversation_id
-  JOIN session.channel_identities i ON i.id = c.identity_id
-  WHERE c.state NOT IN (3, 5) AND c.agent_id = x.agent_id AND c.human_agent_tag_enabled = x.tag
-    AND c.search_config = x.search_config AND i.channel = x.channel
-    AND i.endpoint_id = x.endpoint_id AND i.user_id = x.user_id),
+  WHERE EXISTS (
+    SELECT 1 FROM session.conversations c
+    JOIN session.channel_identities i ON i.id = c.identity_id
+    WHERE c.id = x.conversation_id AND c.state NOT IN (3, 5) AND c.agent_id = x.agent_id
+      AND c.human_agent_tag_enabled = x.tag AND c.search_config = x.search_config
+      AND i.channel = x.channel AND i.endpoint_id = x.endpoint_id AND i.user_id = x.user_id
+    OFFSET 0)),
 m AS (
   INSERT INTO session.messages (id, conversation_id, channel, endpoint_id, dedup_key, direction,
       sender_kind, content, body_text, search_config, provider_message_id, provider_time,
