@@ -478,8 +478,9 @@ absl::StatusOr<IngestEventResult> StoreInbound(Batch& b, int index, MessageConte
   if (!found.ok()) return found.status();
   if (auto* dup = std::get_if<IngestEventResult>(&*found)) return *dup;
   const Target& t = std::get<Target>(*found);
-  if (!t.waiting)
+  if (!t.waiting) {
     b.hints.Put(CustomerKey(ev), {t.conversation_id, t.agent_id, t.search_config, t.tag});
+  }
 
   const std::string message_id = NewUuid();
   const AgentOutbox outbox = OutboxForAgent(t.agent_id, t.conversation_id, message_id, content, at);
