@@ -178,6 +178,85 @@ TEST_F(IngestPgTest, SixteenConcurrentIngestsForANewCustomerOpenOneConversation)
             1);
 }
 
+// The fast path: once a customer's live conversation is remembered, the messages of a group go
+// in by one statement, with the outcomes storing them one by one would give.
+TEST_F(IngestPgTest, ARememberedConversationTakesAWholeBatchAtOnce) {
+  const std::string page = Unique("p"), user = Unique("u"), mid = Unique("m");
+  const absl::Time t = absl::FromUnixSeconds(1700000000);
+  const v1::IngestResponse first = MustIngest(TextBatch(page, user, mid, "hi", t));
+  const std::string conversation = first.results(0).conversation_id();
+  v1::IngestRequest batch = TextBatch(page, user, Unique("m"), "one", t + absl::Seconds(1));
+  AddText(&batch, user, Unique("m"), "three", t + absl::Seconds(3));
+  AddText(&batch, user, mid, "hi again", t + absl::Seconds(9));  // the first message's key
+  AddText(&batch, user, Unique("m"), "two", t + absl::Seconds(2));
+  const v1::IngestResponse r = MustIngest(batch);
+  ASSERT_EQ(r.results_size(), 4);
+  for (int i : {0, 1, 3}) {
+    EXPECT_EQ(r.results(i).outcome(), INGEST_OUTCOME_STORED) << i;
+    EXPECT_EQ(r.results(i).conversation_id(), conversation) << i;
+    EXPECT_FALSE(r.results(i).conversation_opened()) << i;
+  }
+  EXPECT_EQ(r.results(2).outcome(), INGEST_OUTCOME_DUPLICATE);
+  EXPECT_EQ(r.results(2).message_id(), first.results(0).message_id());
+  EXPECT_EQ(CountFor("messages", page), 4);
+  const std::string where =
+      absl::StrCat(" FROM session.conversations WHERE id = '", conversation, "'");
+  EXPECT_EQ(Count(absl::StrCat("SELECT message_count", where)), 4);
+  EXPECT_EQ(Query(absl::StrCat("SELECT session.us(last_customer_message_at)", where)),
+            absl::StrCat(absl::ToUnixMicros(t + absl::Seconds(3))));
+  EXPECT_EQ(Query(absl::StrCat("SELECT session.us(reply_deadline)", where)),
+            absl::StrCat(absl::ToUnixMicros(t + absl::Seconds(3) + absl::Hours(24))));
+  EXPECT_EQ(Query(absl::StrCat("SELECT body_text FROM session.messages WHERE id = '",
+                               r.results(3).message_id(), "'")),
+            "two");
+}
+
+TEST_F(IngestPgTest, AValuePostgresqlRefusesInARememberedConversationDeadLettersOnlyItsEvent) {
+  const std::string page = Unique("p"), user = Unique("u");
+  MustIngest(TextBatch(page, user, Unique("m"), "hi"));
+  v1::IngestRequest batch = TextBatch(page, user, Unique("m"), "fine");
+  v1::InboundEvent* odd = AddText(&batch, user, Unique("m"), "from the far future");
+  odd->mutable_provider_time()->set_seconds(int64_t{100000000000000});  // beyond timestamptz
+  AddText(&batch, user, Unique("m"), "also fine");
+  const v1::IngestResponse r = MustIngest(batch);
+  ASSERT_EQ(r.results_size(), 3);
+  EXPECT_EQ(r.results(0).outcome(), INGEST_OUTCOME_STORED);
+  EXPECT_EQ(r.results(1).outcome(), INGEST_OUTCOME_DEAD_LETTERED);
+  EXPECT_EQ(r.results(2).outcome(), INGEST_OUTCOME_STORED);
+  EXPECT_EQ(CountFor("messages", page), 3);
+  EXPECT_EQ(CountFor("dead_letters", page), 1);
+}
+
+TEST_F(IngestPgTest, AMessageInAnAssignedConversationTellsTheAgentThroughTheOutbox) {
+  const std::string page = Unique("p"), user = Unique("u");
+  const std::string conversation =
+      MustIngest(TextBatch(page, user, Unique("m"), "hi")).results(0).conversation_id();
+  PgConversationStore conversations(pool());
+  v1::ApplyRoutingUpdateRequest assign;
+  assign.set_conversation_id(conversation);
+  assign.set_routing_event_id(NewUuid());
+  assign.set_routing_sequence(1);
+  assign.mutable_assigned()->set_agent_id("agent-7");
+  assign.mutable_assigned()->set_queue_id("queue-1");
+  ASSERT_TRUE(conversations.ApplyRoutingUpdate(assign).ok());
+  // The remembered conversation has no agent: the first message finds the assignment, the
+  // second uses the conversation remembered with it.
+  for (const char* text : {"where is it?", "hello?"}) {
+    const v1::IngestResponse r = MustIngest(TextBatch(page, user, Unique("m"), text));
+    ASSERT_EQ(r.results(0).outcome(), INGEST_OUTCOME_STORED);
+    EXPECT_EQ(r.results(0).conversation_id(), conversation);
+    const std::string hex = Query(absl::StrCat(
+        "SELECT encode(payload, 'hex') FROM session.outbox WHERE kind = 'agent_message' AND "
+        "position(decode('",
+        Hex(r.results(0).message_id()), "', 'hex') in payload) > 0"));
+    router::v1::PublishConversationEventRequest event;
+    ASSERT_TRUE(event.ParseFromString(Unhex(hex))) << text;
+    EXPECT_EQ(event.conversation_id(), conversation);
+    EXPECT_EQ(event.customer_message().message_id(), r.results(0).message_id());
+    EXPECT_EQ(event.customer_message().content().parts(0).text(), text);
+  }
+}
+
 // Group commit: concurrent calls on one store share transactions.
 TEST_F(IngestPgTest, GroupCommitDeadLettersOnlyTheCallPostgresqlRefuses) {
   const std::string page = Unique("p");
@@ -237,6 +316,53 @@ TEST_F(IngestPgTest, GroupCommitStoresConcurrentCallsWithOneDedupKeyOnce) {
   for (const auto& r : results) EXPECT_EQ(r->results(0).message_id(), message_id);
   EXPECT_EQ(CountFor("messages", page), 1);
   EXPECT_EQ(CountFor("conversations", page), 1);
+}
+
+TEST_F(IngestPgTest, GroupCommitStoresConcurrentCallsWithOneDedupKeyOnceInARememberedConversation) {
+  const std::string page = Unique("p"), user = Unique("u"), mid = Unique("m");
+  MustIngest(TextBatch(page, user, Unique("m"), "first"));
+  constexpr int kCalls = 16;
+  std::vector<std::thread> threads;
+  std::vector<absl::StatusOr<v1::IngestResponse>> results(kCalls, absl::UnknownError("not run"));
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back(
+        [&, i] { results[i] = store_.Ingest(TextBatch(page, user, mid, "same")); });
+  }
+  for (auto& t : threads) t.join();
+  int stored = 0;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    stored += r->results(0).outcome() == INGEST_OUTCOME_STORED;
+    EXPECT_EQ(r->results(0).message_id(), results[0]->results(0).message_id());
+  }
+  EXPECT_EQ(stored, 1);
+  EXPECT_EQ(CountFor("messages", page), 2);
+  EXPECT_EQ(Count(absl::StrCat(
+                "SELECT message_count FROM session.conversations WHERE endpoint_id='", page, "'")),
+            2);
+}
+
+TEST_F(IngestPgTest, GroupCommitStoresConcurrentMessagesOfOneRememberedCustomerInOneConversation) {
+  const std::string page = Unique("p"), user = Unique("u");
+  MustIngest(TextBatch(page, user, Unique("m"), "first"));
+  std::vector<std::thread> threads;
+  std::vector<absl::StatusOr<v1::IngestResponse>> results(15, absl::UnknownError("not run"));
+  for (int i = 0; i < 15; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = store_.Ingest(TextBatch(page, user, Unique("m"), absl::StrCat("msg ", i)));
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->results(0).outcome(), INGEST_OUTCOME_STORED);
+    EXPECT_FALSE(r->results(0).conversation_opened());
+  }
+  EXPECT_EQ(CountFor("conversations", page), 1);
+  EXPECT_EQ(CountFor("messages", page), 16);
+  EXPECT_EQ(Count(absl::StrCat(
+                "SELECT message_count FROM session.conversations WHERE endpoint_id='", page, "'")),
+            16);
 }
 
 TEST_F(IngestPgTest, GroupCommitOpensOneConversationForSixteenConcurrentCalls) {

@@ -7,10 +7,12 @@
 #include <variant>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "parley/router/v1/router.pb.h"
+#include "services/session/hinted_messages.h"
 #include "services/session/outbox_relay.h"
 #include "services/session/reply_window.h"
 #include "services/session/rows.h"
@@ -75,38 +77,16 @@ INSERT INTO session.outbox (kind, payload) SELECT $14, decode($15, 'hex') FROM c
 // $15 reply window (us), $16 outbox kind ('' for none), $17 outbox payload (hex).
 // session.ts() is written out here: its body is only STABLE, so PostgreSQL cannot inline it and
 // parsed and planned its body on every execution, once per use (most of this statement's cost).
-constexpr char kInsertMessageHead[] = R"sql(
+// Once the message row went in (and only then) it updates the conversation's counters and reply
+// window and writes the outbox row.
+constexpr char kInsertMessage[] = R"sql(
 WITH m AS (
   INSERT INTO session.messages (id, conversation_id, channel, endpoint_id, dedup_key, direction,
       sender_kind, content, body_text, search_config, reply_to_message_id, provider_message_id,
       provider_time, delivery_status)
   VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::smallint, $7, $8::jsonb, $9, $10::regconfig,
           $11::uuid, $12, (to_timestamp(0) + $13::bigint * interval '1 microsecond'), $14)
-  ON CONFLICT (channel, endpoint_id, dedup_key) DO NOTHING RETURNING id))sql";
-
-// InsertMessageSql into a conversation remembered from an earlier batch, only while it still is
-// the identity's live conversation as remembered (same agent, tag and search configuration;
-// neither WAITING nor CLOSED). Returns 0 when the guard or the dedup key refused the row: the
-// caller then takes the full path (lookup, then InsertMessageSql()). Same parameters, and
-// $18 user id, $19 agent id, $20 tag.
-constexpr char kInsertMessageIfLiveHead[] = R"sql(
-WITH m AS (
-  INSERT INTO session.messages (id, conversation_id, channel, endpoint_id, dedup_key, direction,
-      sender_kind, content, body_text, search_config, reply_to_message_id, provider_message_id,
-      provider_time, delivery_status)
-  SELECT $1::uuid, $2::uuid, $3, $4, $5, $6::smallint, $7, $8::jsonb, $9, $10::regconfig,
-         $11::uuid, $12, (to_timestamp(0) + $13::bigint * interval '1 microsecond'), $14
-  WHERE EXISTS (
-    SELECT 1 FROM session.conversations c
-    JOIN session.channel_identities i ON i.id = c.identity_id
-    WHERE c.id = $2::uuid AND c.state NOT IN (3, 5) AND c.agent_id = $19::text
-      AND c.human_agent_tag_enabled = $20::boolean AND c.search_config = $10::regconfig
-      AND i.channel = $3::smallint AND i.endpoint_id = $4::text AND i.user_id = $18::text)
-  ON CONFLICT (channel, endpoint_id, dedup_key) DO NOTHING RETURNING id))sql";
-
-// What both message inserts do once the message row went in (and only then): the
-// conversation's counters and reply window, and the outbox row.
-constexpr char kAfterMessageInsert[] = R"sql(,
+  ON CONFLICT (channel, endpoint_id, dedup_key) DO NOTHING RETURNING id),
 u AS (
   UPDATE session.conversations SET
     message_count = message_count + 1,
@@ -127,19 +107,6 @@ o AS (
   INSERT INTO session.outbox (kind, payload)
   SELECT $16::text, decode($17, 'hex') FROM m WHERE $16::text <> '')
 SELECT count(*) FROM m)sql";
-
-// The full statements, kept for the process's life (prepared statements refer to them).
-const char* InsertMessageSql() {
-  static const std::string* sql =
-      new std::string(absl::StrCat(kInsertMessageHead, kAfterMessageInsert));
-  return sql->c_str();
-}
-
-const char* InsertMessageIfLiveSql() {
-  static const std::string* sql =
-      new std::string(absl::StrCat(kInsertMessageIfLiveHead, kAfterMessageInsert));
-  return sql->c_str();
-}
 
 // $1 channel, $2 endpoint, $3 provider message id.
 constexpr char kResolveMid[] = R"sql(
@@ -248,9 +215,15 @@ constexpr char kDeadLetterKnown[] = R"sql(
 SELECT id::text FROM session.dead_letters
 WHERE channel = $1::smallint AND endpoint_id = $2::text AND dedup_key = $3::text)sql";
 
+// $1 the identities' keys, sorted, joined by '\n'. Also makes the transaction's prepared
+// statements use their generic plans: PostgreSQL otherwise planned the multi-row insert of
+// hinted_messages.cc again on every call (its custom plans, knowing the arrays' lengths, look
+// cheaper), and planning it cost half as much as running it (pg_stat_statements with
+// track_planning: 574 plans for 571 calls). set_config(..., true) ends with the transaction.
 constexpr char kLockIdentities[] = R"sql(
-SELECT pg_advisory_xact_lock(hashtextextended(k, 0))
-FROM unnest(string_to_array($1::text, E'\n')) AS k)sql";
+SELECT set_config('plan_cache_mode', 'force_generic_plan', true), count(*)
+FROM (SELECT pg_advisory_xact_lock(hashtextextended(k, 0))
+      FROM unnest(string_to_array($1::text, E'\n')) AS k) locks)sql";
 
 // Runs a statement as a named prepared statement: registered on the connection the first
 // time (libpqxx prepares it lazily, and again after a reconnect), so PostgreSQL plans the hot
@@ -281,8 +254,18 @@ struct Batch {
 
 int Channel(const InboundEvent& ev) { return static_cast<int>(ev.endpoint().channel()); }
 
+// The customer an event is about (channel/endpoint/user id): the key of the advisory lock and of
+// the conversation hints.
+std::string CustomerKey(const InboundEvent& ev) {
+  return absl::StrCat(Channel(ev), "/", ev.endpoint().id(), "/", ev.customer().user_id());
+}
+
+int64_t EventMicros(int64_t receive_us, const InboundEvent& ev) {
+  return ev.has_provider_time() ? ToMicros(TimeFromProto(ev.provider_time())) : receive_us;
+}
+
 int64_t EventMicros(const Batch& b, const InboundEvent& ev) {
-  return ev.has_provider_time() ? ToMicros(TimeFromProto(ev.provider_time())) : b.receive_us;
+  return EventMicros(b.receive_us, ev);
 }
 
 std::string Truncated(absl::string_view s, size_t max_bytes) {
@@ -447,6 +430,31 @@ absl::StatusOr<std::variant<Target, IngestEventResult>> FindOrOpen(Batch& b, int
   return t;
 }
 
+// The outbox row telling the assigned agent about a customer message (none while unassigned).
+struct AgentOutbox {
+  std::string kind;
+  std::string payload_hex;
+};
+
+AgentOutbox OutboxForAgent(const std::string& agent_id, const std::string& conversation_id,
+                           const std::string& message_id, const MessageContent& content,
+                           int64_t provider_us) {
+  if (agent_id.empty()) return {};
+  router::v1::PublishConversationEventRequest event;
+  event.set_conversation_id(conversation_id);
+  event.mutable_customer_message()->set_message_id(message_id);
+  *event.mutable_customer_message()->mutable_content() = content;
+  SetTimestamp(absl::FromUnixMicros(provider_us),
+               event.mutable_customer_message()->mutable_provider_time());
+  return {kOutboxAgentMessage, Hex(event.SerializeAsString())};
+}
+
+// How long after a customer message at `provider_us` the conversation may be answered.
+int64_t ReplyWindowMicros(common::v1::Channel channel, bool tag, int64_t provider_us) {
+  const absl::Time at = absl::FromUnixMicros(provider_us);
+  return absl::ToInt64Microseconds(ComputeReplyDeadlines(channel, tag, at).deadline - at);
+}
+
 // A customer message, postback, reaction or edit: stored as an inbound message.
 absl::StatusOr<IngestEventResult> StoreInbound(Batch& b, int index, MessageContent content,
                                                const std::string& provider_message_id,
@@ -463,74 +471,31 @@ absl::StatusOr<IngestEventResult> StoreInbound(Batch& b, int index, MessageConte
   if (absl::StrContains(json, "\\u0000")) {
     return DeadLetter(b, index, "content holds a NUL character outside text");
   }
-  const std::string hint_key =
-      absl::StrCat(Channel(ev), "/", ev.endpoint().id(), "/", ev.customer().user_id());
   const int64_t at = EventMicros(b, ev);
-  const std::string searchable = SearchableText(content);
   std::optional<std::string> reply_to;
   if (!content.reply_to().message_id().empty()) reply_to = content.reply_to().message_id();
-  // Inserts into `t`'s conversation: the guarded statement when `t` is only remembered.
-  auto insert = [&](const Target& t, const std::string& message_id, bool guarded) {
-    const ReplyDeadlines d =
-        ComputeReplyDeadlines(ev.endpoint().channel(), t.tag, absl::FromUnixMicros(at));
-    const int64_t window_us = absl::ToInt64Microseconds(d.deadline - absl::FromUnixMicros(at));
-    std::string outbox_kind;
-    std::string outbox_payload;
-    if (!t.agent_id.empty()) {
-      router::v1::PublishConversationEventRequest event;
-      event.set_conversation_id(t.conversation_id);
-      event.mutable_customer_message()->set_message_id(message_id);
-      *event.mutable_customer_message()->mutable_content() = content;
-      SetTimestamp(absl::FromUnixMicros(at),
-                   event.mutable_customer_message()->mutable_provider_time());
-      outbox_kind = kOutboxAgentMessage;
-      outbox_payload = Hex(event.SerializeAsString());
-    }
-    const int direction = static_cast<int>(common::v1::DIRECTION_INBOUND);
-    const int sender = static_cast<int>(common::v1::SENDER_KIND_CUSTOMER);
-    const int status = static_cast<int>(common::v1::DELIVERY_STATUS_RECEIVED);
-    if (guarded) {
-      return Exec1(b.tx, "session_insertmessageiflive", InsertMessageIfLiveSql(), message_id,
-                   t.conversation_id, Channel(ev), ev.endpoint().id(), ev.dedup_key(), direction,
-                   sender, json, searchable, t.search_config, reply_to, provider_message_id, at,
-                   status, window_us, outbox_kind, outbox_payload, ev.customer().user_id(),
-                   t.agent_id, t.tag)[0]
-          .as<int>();
-    }
-    return Exec1(b.tx, "session_insertmessage", InsertMessageSql(), message_id, t.conversation_id,
-                 Channel(ev), ev.endpoint().id(), ev.dedup_key(), direction, sender, json,
-                 searchable, t.search_config, reply_to, provider_message_id, at, status, window_us,
-                 outbox_kind, outbox_payload)[0]
-        .as<int>();
-  };
-  // Fast path: one statement into the conversation an earlier batch found for this customer.
-  if (std::optional<ConversationHint> hint = b.hints.Get(hint_key); hint.has_value()) {
-    Target remembered;
-    remembered.conversation_id = hint->conversation_id;
-    remembered.agent_id = hint->agent_id;
-    remembered.search_config = hint->search_config;
-    remembered.tag = hint->tag;
-    const std::string message_id = NewUuid();
-    if (insert(remembered, message_id, /*guarded=*/true) == 1) {
-      if (!edit_target.empty()) Exec(b.tx, "session_markedited", kMarkEdited, edit_target);
-      IngestEventResult r;
-      r.set_conversation_id(hint->conversation_id);
-      r.set_outcome(v1::INGEST_OUTCOME_STORED);
-      r.set_message_id(message_id);
-      return r;
-    }
-  }
-
   absl::StatusOr<std::variant<Target, IngestEventResult>> found = FindOrOpen(b, index, content);
   if (!found.ok()) return found.status();
   if (auto* dup = std::get_if<IngestEventResult>(&*found)) return *dup;
   const Target& t = std::get<Target>(*found);
-  if (!t.waiting) b.hints.Put(hint_key, {t.conversation_id, t.agent_id, t.search_config, t.tag});
+  if (!t.waiting) {
+    b.hints.Put(CustomerKey(ev), {t.conversation_id, t.agent_id, t.search_config, t.tag});
+  }
 
   const std::string message_id = NewUuid();
+  const AgentOutbox outbox = OutboxForAgent(t.agent_id, t.conversation_id, message_id, content, at);
+  const int inserted =
+      Exec1(
+          b.tx, "session_insertmessage", kInsertMessage, message_id, t.conversation_id, Channel(ev),
+          ev.endpoint().id(), ev.dedup_key(), static_cast<int>(common::v1::DIRECTION_INBOUND),
+          static_cast<int>(common::v1::SENDER_KIND_CUSTOMER), json, SearchableText(content),
+          t.search_config, reply_to, provider_message_id, at,
+          static_cast<int>(common::v1::DELIVERY_STATUS_RECEIVED),
+          ReplyWindowMicros(ev.endpoint().channel(), t.tag, at), outbox.kind, outbox.payload_hex)[0]
+          .as<int>();
   IngestEventResult r;
   r.set_conversation_id(t.conversation_id);
-  if (insert(t, message_id, /*guarded=*/false) == 0) {
+  if (inserted == 0) {
     r.set_outcome(v1::INGEST_OUTCOME_DUPLICATE);
     r.set_detail(absl::StrCat("dedup_key ", Truncated(ev.dedup_key(), 600), " already stored"));
     return r;
@@ -595,7 +560,7 @@ absl::StatusOr<IngestEventResult> StoreEcho(Batch& b, int index) {
   }
   const std::string message_id = NewUuid();
   const std::string conversation_id = look["conversation_id"].as<std::string>();
-  Exec1(b.tx, "session_insertmessage", InsertMessageSql(), message_id, conversation_id, Channel(ev),
+  Exec1(b.tx, "session_insertmessage", kInsertMessage, message_id, conversation_id, Channel(ev),
         ev.endpoint().id(), ev.dedup_key(), static_cast<int>(common::v1::DIRECTION_OUTBOUND),
         static_cast<int>(common::v1::SENDER_KIND_EXTERNAL), json, SearchableText(content),
         look["search_config"].as<std::string>(), std::optional<std::string>(),
@@ -750,11 +715,90 @@ void LockIdentities(pqxx::transaction_base& tx,
   for (const v1::IngestRequest* request : requests) {
     for (const InboundEvent& ev : request->events()) {
       if (ev.customer().user_id().empty()) continue;
-      keys.insert(absl::StrCat(Channel(ev), "/", ev.endpoint().id(), "/", ev.customer().user_id()));
+      keys.insert(CustomerKey(ev));
     }
   }
   if (keys.empty()) return;
   Exec(tx, "session_lockidentities", kLockIdentities, absl::StrJoin(keys, "\n"));
+}
+
+// Results already known for some events of a group (by request, then event index).
+using Prestored = std::vector<std::vector<std::optional<IngestEventResult>>>;
+
+// `ev` as a row for the group's fast path: a plain customer message (no reply, which needs a
+// lookup) of a customer with a remembered conversation, whose content needs no dead letter.
+std::optional<HintedMessage> AsHintedMessage(const InboundEvent& ev, int64_t receive_us,
+                                             ConversationHints& hints) {
+  if (ev.kind_case() != InboundEvent::kMessage || ev.message().content().has_reply_to()) {
+    return std::nullopt;
+  }
+  std::optional<ConversationHint> hint = hints.Get(CustomerKey(ev));
+  if (!hint.has_value()) return std::nullopt;
+  MessageContent content = ev.message().content();
+  if (!RepairContent(&content).empty()) return std::nullopt;
+  HintedMessage m;
+  m.content_json = ToJson(content);
+  if (absl::StrContains(m.content_json, "\\u0000")) return std::nullopt;
+  m.message_id = NewUuid();
+  m.conversation_id = std::move(hint->conversation_id);
+  m.channel = Channel(ev);
+  m.endpoint_id = ev.endpoint().id();
+  m.user_id = ev.customer().user_id();
+  m.dedup_key = ev.dedup_key();
+  m.body_text = SearchableText(content);
+  m.provider_message_id = Clean(ev.message().provider_message_id(), 512);
+  m.provider_us = EventMicros(receive_us, ev);
+  m.window_us = ReplyWindowMicros(ev.endpoint().channel(), hint->tag, m.provider_us);
+  m.agent_id = std::move(hint->agent_id);
+  m.tag = hint->tag;
+  m.search_config = std::move(hint->search_config);
+  AgentOutbox outbox =
+      OutboxForAgent(m.agent_id, m.conversation_id, m.message_id, content, m.provider_us);
+  m.outbox_kind = std::move(outbox.kind);
+  m.outbox_payload_hex = std::move(outbox.payload_hex);
+  return m;
+}
+
+// The group's fast path (hinted_messages.h), before the other events. Only a prefix of each
+// customer's events in group order qualifies, and no event whose dedup key an earlier event
+// outside the fast path has, so that the outcome is the one storing every event in order gives.
+Prestored StoreHintedMessages(pqxx::transaction_base& tx,
+                              const std::vector<const v1::IngestRequest*>& requests,
+                              const std::vector<int64_t>& receive_us, ConversationHints& hints) {
+  Prestored out(requests.size());
+  std::vector<HintedMessage> messages;
+  std::vector<std::pair<size_t, int>> where;  // request, event of each message
+  absl::flat_hash_set<std::string> slow_customers;
+  absl::flat_hash_set<std::string> slow_dedup_keys;
+  for (size_t r = 0; r < requests.size(); ++r) {
+    out[r].resize(requests[r]->events_size());
+    for (int i = 0; i < requests[r]->events_size(); ++i) {
+      const InboundEvent& ev = requests[r]->events(i);
+      std::string customer = CustomerKey(ev);
+      std::string dedup = absl::StrCat(Channel(ev), "/", ev.endpoint().id(), "/", ev.dedup_key());
+      std::optional<HintedMessage> m;
+      if (!slow_customers.contains(customer) && !slow_dedup_keys.contains(dedup)) {
+        m = AsHintedMessage(ev, receive_us[r], hints);
+      }
+      if (!m.has_value()) {
+        if (!ev.customer().user_id().empty()) slow_customers.insert(std::move(customer));
+        slow_dedup_keys.insert(std::move(dedup));
+        continue;
+      }
+      messages.push_back(*std::move(m));
+      where.emplace_back(r, i);
+    }
+  }
+  const absl::flat_hash_set<std::string> stored = InsertHintedMessages(tx, messages);
+  for (size_t k = 0; k < messages.size(); ++k) {
+    if (!stored.contains(messages[k].message_id)) continue;
+    IngestEventResult result;
+    result.set_outcome(v1::INGEST_OUTCOME_STORED);
+    result.set_message_id(messages[k].message_id);
+    result.set_conversation_id(messages[k].conversation_id);
+    out[where[k].first][where[k].second] = std::move(result);
+  }
+  return out;
 }
 
 // Whether a failure was PostgreSQL refusing a value (worth isolating the events), rather than
@@ -765,11 +809,12 @@ bool IsDataError(const absl::Status& s) {
          s.code() == absl::StatusCode::kAlreadyExists;
 }
 
-// Stores one request's events in `tx`, whose identities are already locked. With `isolate`,
-// each event runs in its own savepoint and an event PostgreSQL refuses is dead-lettered.
-absl::StatusOr<v1::IngestResponse> StoreRequest(pqxx::work& tx, const v1::IngestRequest& request,
-                                                int64_t receive_us, bool isolate,
-                                                ConversationHints& hints) {
+// Stores one request's events in `tx`, whose identities are already locked, but for those with
+// a result in `prestored` (empty, or one entry per event). With `isolate`, each event runs in
+// its own savepoint and an event PostgreSQL refuses is dead-lettered.
+absl::StatusOr<v1::IngestResponse> StoreRequest(
+    pqxx::work& tx, const v1::IngestRequest& request, int64_t receive_us, bool isolate,
+    ConversationHints& hints, const std::vector<std::optional<IngestEventResult>>& prestored) {
   std::map<std::string, common::v1::EndpointSettings> settings;
   for (const v1::EndpointSnapshot& e : request.endpoints()) {
     settings[e.endpoint().id()] = e.settings();
@@ -778,7 +823,9 @@ absl::StatusOr<v1::IngestResponse> StoreRequest(pqxx::work& tx, const v1::Ingest
   for (int i = 0; i < request.events_size(); ++i) {
     absl::StatusOr<IngestEventResult> r;
     Batch b{tx, request, receive_us, settings, hints};
-    if (!isolate) {
+    if (!prestored.empty() && prestored[i].has_value()) {
+      r = *prestored[i];
+    } else if (!isolate) {
       r = ProcessEvent(b, i);
     } else {
       // One savepoint per event (libpqxx 6.4's subtransaction does not roll back
@@ -816,40 +863,46 @@ void ConversationHints::Put(const std::string& key, ConversationHint hint) {
   hints_[key] = std::move(hint);
 }
 
-absl::StatusOr<v1::IngestResponse> PgIngestStore::Ingest(const v1::IngestRequest& request) {
-  Call call{&request};
-  std::unique_lock<std::mutex> lock(mu_);
-  pending_.push_back(&call);
-  while (!call.done) {
-    if (pending_.empty() || flushing_ >= options_.max_concurrent_groups) {
-      changed_.wait(lock);
-      continue;
+void PgIngestStore::StartIngest(const v1::IngestRequest& request, Done done) {
+  bool start_group_thread = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_.push_back(std::make_unique<Call>(Call{&request, std::move(done)}));
+    if (running_groups_ < options_.max_concurrent_groups) {
+      ++running_groups_;
+      start_group_thread = true;
     }
-    // Lead a group: every call waiting now (this one, unless another leader took it).
-    std::vector<Call*> group;
-    while (!pending_.empty() && static_cast<int>(group.size()) < options_.max_group_calls) {
-      group.push_back(pending_.front());
-      pending_.pop_front();
-    }
-    ++flushing_;
-    lock.unlock();
-    RunGroup(group);
-    lock.lock();
-    --flushing_;
-    for (Call* c : group) c->done = true;
-    changed_.notify_all();
   }
-  return std::move(call.result);
+  if (start_group_thread) group_threads_.Post([this] { RunGroups(); });
 }
 
-void PgIngestStore::RunGroup(const std::vector<Call*>& group) {
+void PgIngestStore::RunGroups() {
+  while (true) {
+    std::vector<std::unique_ptr<Call>> group;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (pending_.empty()) {
+        --running_groups_;
+        return;
+      }
+      while (!pending_.empty() && static_cast<int>(group.size()) < options_.max_group_calls) {
+        group.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+    }
+    RunGroup(group);
+    for (const std::unique_ptr<Call>& c : group) c->done(std::move(c->result));
+  }
+}
+
+void PgIngestStore::RunGroup(const std::vector<std::unique_ptr<Call>>& group) {
   if (group.size() == 1) {
     group[0]->result = IngestAlone(*group[0]->request);
     return;
   }
   std::vector<const v1::IngestRequest*> requests;
   requests.reserve(group.size());
-  for (const Call* c : group) requests.push_back(c->request);
+  for (const auto& c : group) requests.push_back(c->request);
   absl::StatusOr<std::vector<v1::IngestResponse>> together = Run(requests, /*isolate=*/false);
   if (!together.ok() && IsDataError(together.status())) {
     together = Run(requests, /*isolate=*/true);
@@ -861,12 +914,12 @@ void PgIngestStore::RunGroup(const std::vector<Call*>& group) {
   if (together.status().code() == absl::StatusCode::kUnavailable) {
     // PostgreSQL is away or the commit's outcome is unknown: every call is answered so, as it
     // would have been alone, and its caller retries (idempotently).
-    for (Call* c : group) c->result = together.status();
+    for (const auto& c : group) c->result = together.status();
     return;
   }
   // A conflict or a failure one call may have caused: each call again in its own transaction,
   // so that it gets the answer it would have had alone.
-  for (Call* c : group) c->result = IngestAlone(*c->request);
+  for (const auto& c : group) c->result = IngestAlone(*c->request);
 }
 
 absl::StatusOr<v1::IngestResponse> PgIngestStore::IngestAlone(const v1::IngestRequest& request) {
@@ -886,11 +939,14 @@ absl::StatusOr<std::vector<v1::IngestResponse>> PgIngestStore::Run(
   return pool_.Transact<std::vector<v1::IngestResponse>>(
       [&](pqxx::work& tx) -> absl::StatusOr<std::vector<v1::IngestResponse>> {
         LockIdentities(tx, requests);
+        // Isolated runs store event by event, each in its savepoint.
+        const Prestored prestored = isolate ? Prestored(requests.size())
+                                            : StoreHintedMessages(tx, requests, receive_us, hints_);
         std::vector<v1::IngestResponse> responses;
         responses.reserve(requests.size());
         for (size_t i = 0; i < requests.size(); ++i) {
           absl::StatusOr<v1::IngestResponse> r =
-              StoreRequest(tx, *requests[i], receive_us[i], isolate, hints_);
+              StoreRequest(tx, *requests[i], receive_us[i], isolate, hints_, prestored[i]);
           if (!r.ok()) return r.status();
           responses.push_back(*std::move(r));
         }

@@ -8,9 +8,9 @@
 // docs/adr/0006-session-storage.md.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -18,19 +18,23 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "libs/common/executor.h"
 #include "libs/pg/pool.h"
 #include "services/session/ingest_store.h"
 
 namespace parley::session {
 
-// Group commit: the Ingest calls waiting at the same moment are stored in one transaction and
-// answered after its single commit. The first waiting caller leads a group (everything pending,
-// up to max_group_calls) while at most max_concurrent_groups groups are in flight; the others
-// wait for their result. A group takes every identity lock up front (sorted, one statement),
-// then stores each call's batch as a lone call would. When PostgreSQL refuses a value the group
-// runs again with a savepoint per event; on a conflict or any other failure but Unavailable,
-// each call runs again in its own transaction, so that every call gets the answer, and the
-// guarantees, it would have had alone. Options are on IngestBatchingOptions.
+// Group commit: the calls pending at the same moment are stored in one transaction and
+// answered after its single commit. Groups run on the store's own threads (at most
+// max_concurrent_groups at once, so callers' threads never wait for PostgreSQL): a call finding
+// a group thread free starts one; a group thread takes every pending call (up to
+// max_group_calls) and, when done, the calls that arrived meanwhile. A group takes every
+// identity lock up front (sorted, one statement), stores the plain customer messages of
+// customers with a remembered conversation by one multi-row statement (hinted_messages.h), then
+// every other event as a lone call would. When PostgreSQL refuses a value the group runs again
+// with a savepoint per event; on a conflict or any other failure but Unavailable, each call runs
+// again in its own transaction, so that every call gets the answer, and the guarantees, it
+// would have had alone. Options are on IngestBatchingOptions.
 
 // The live conversation an earlier batch found for a customer (key: channel/endpoint/user id).
 // Only a hint: the statement that uses it checks, under the customer's lock, that it still is
@@ -63,19 +67,24 @@ class PgIngestStore : public IngestStore {
   // `clock` gives the time used when a batch has no receive_time.
   explicit PgIngestStore(pg::Pool& pool, std::function<absl::Time()> clock = absl::Now,
                          IngestBatchingOptions options = {})
-      : pool_(pool), clock_(std::move(clock)), options_(options) {}
+      : pool_(pool),
+        clock_(std::move(clock)),
+        options_(options),
+        group_threads_(options.max_concurrent_groups) {}
 
   // IngestStore
-  absl::StatusOr<v1::IngestResponse> Ingest(const v1::IngestRequest& request) override;
+  void StartIngest(const v1::IngestRequest& request, Done done) override;
 
  private:
   struct Call {
     const v1::IngestRequest* request;
+    Done done;
     absl::StatusOr<v1::IngestResponse> result = absl::UnknownError("not run");
-    bool done = false;  // guarded by mu_
   };
 
-  void RunGroup(const std::vector<Call*>& group);
+  // Runs groups while calls are pending (on a group thread).
+  void RunGroups();
+  void RunGroup(const std::vector<std::unique_ptr<Call>>& group);
   absl::StatusOr<v1::IngestResponse> IngestAlone(const v1::IngestRequest& request);
   // One transaction storing every request, one response each in order.
   absl::StatusOr<std::vector<v1::IngestResponse>> Run(
@@ -86,9 +95,9 @@ class PgIngestStore : public IngestStore {
   const IngestBatchingOptions options_;
   ConversationHints hints_;
   std::mutex mu_;
-  std::condition_variable changed_;
-  std::deque<Call*> pending_;  // guarded by mu_
-  int flushing_ = 0;           // groups in flight, guarded by mu_
+  std::deque<std::unique_ptr<Call>> pending_;  // guarded by mu_
+  int running_groups_ = 0;                     // RunGroups loops started, guarded by mu_
+  Executor group_threads_;  // last: destroyed first, finishing every call it took
 };
 
 }  // namespace parley::session

@@ -65,8 +65,7 @@ SessionRuntime::~SessionRuntime() = default;
 
 std::vector<std::unique_ptr<grpc::Service>> SessionRuntime::Services() {
   std::vector<std::unique_ptr<grpc::Service>> services;
-  services.push_back(
-      std::make_unique<IngestServiceImpl>(*ingest_store_, ingest_metrics_.get(), executor_));
+  services.push_back(std::make_unique<IngestServiceImpl>(*ingest_store_, ingest_metrics_.get()));
   services.push_back(std::make_unique<ConversationServiceImpl>(*conversation_store_, executor_));
   services.push_back(std::make_unique<TranscriptServiceImpl>(*conversation_store_, executor_));
   services.push_back(std::make_unique<ContactServiceImpl>(*contact_store_, executor_));

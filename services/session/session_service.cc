@@ -99,8 +99,8 @@ grpc::ServerUnaryReactor* IngestServiceImpl::Ingest(grpc::CallbackServerContext*
     reactor->Finish(ToGrpcStatus(s));
     return reactor;
   }
-  executor_.Post([this, reactor, req, resp, start] {
-    absl::StatusOr<v1::IngestResponse> result = store_.Ingest(*req);
+  // The store answers from its own thread once the batch is committed.
+  store_.StartIngest(*req, [this, reactor, resp, start](absl::StatusOr<v1::IngestResponse> result) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (metrics_ != nullptr) {

@@ -41,8 +41,8 @@ class IngestMetrics {
 class IngestServiceImpl : public v1::IngestService::CallbackService {
  public:
   // `metrics` may be null.
-  IngestServiceImpl(IngestStore& store, IngestMetrics* metrics, Executor& executor)
-      : store_(store), metrics_(metrics), executor_(executor) {}
+  IngestServiceImpl(IngestStore& store, IngestMetrics* metrics)
+      : store_(store), metrics_(metrics) {}
 
   grpc::ServerUnaryReactor* Ingest(grpc::CallbackServerContext* ctx, const v1::IngestRequest* req,
                                    v1::IngestResponse* resp) override;
@@ -50,7 +50,6 @@ class IngestServiceImpl : public v1::IngestService::CallbackService {
  private:
   IngestStore& store_;
   IngestMetrics* metrics_;
-  Executor& executor_;
 };
 
 class ConversationServiceImpl : public v1::ConversationService::CallbackService {
