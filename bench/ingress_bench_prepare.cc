@@ -41,8 +41,7 @@ std::string HexHmac(const EVP_MD* md, absl::string_view key, absl::string_view m
   unsigned int length = 0;
   HMAC(md, key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &length);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), length));
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length));
 }
 
 int Fail(absl::string_view what, const grpc::Status& status) {
@@ -98,13 +97,13 @@ int main(int argc, char** argv) {
   for (int i = 0; i < bodies; ++i) {
     const std::string psid = absl::StrCat(7100000000000000 + i % customers);
     const int64_t ts = now_ms + i;
-    const std::string body = absl::StrCat(
-        R"({"object":"page","entry":[{"id":")", page_id, R"(","time":)", ts,
-        R"(,"messaging":[{"sender":{"id":")", psid, R"("},"recipient":{"id":")", page_id,
-        R"("},"timestamp":)", ts, R"(,"message":{"mid":"m_bench)", now_ms, "_", i,
-        R"(","text":")", kText, R"("}}]}]})");
-    out << "sha256=" << HexHmac(EVP_sha256(), secret, body) << '\t' << "sha1="
-        << HexHmac(EVP_sha1(), secret, body) << '\t' << body << '\n';
+    const std::string body =
+        absl::StrCat(R"({"object":"page","entry":[{"id":")", page_id, R"(","time":)", ts,
+                     R"(,"messaging":[{"sender":{"id":")", psid, R"("},"recipient":{"id":")",
+                     page_id, R"("},"timestamp":)", ts, R"(,"message":{"mid":"m_bench)", now_ms,
+                     "_", i, R"(","text":")", kText, R"("}}]}]})");
+    out << "sha256=" << HexHmac(EVP_sha256(), secret, body) << '\t'
+        << "sha1=" << HexHmac(EVP_sha1(), secret, body) << '\t' << body << '\n';
   }
   out.close();
   if (!out) {

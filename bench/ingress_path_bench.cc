@@ -59,8 +59,11 @@ class BenchDirectory : public ChannelDirectory {
     settings.set_work_stream_id("8a1f0b9e-3f2a-4d1b-8c7e-0123456789ab");
     callback_ = std::make_shared<MessengerCallback>(MessengerCallback{
         .app = {.record_id = "app-1", .meta_app_id = "1821152484774199", .app_secret = kAppSecret},
-        .page = {.record_id = "page-1", .page_id = "1895382890692545", .app_record_id = "app-1",
-                 .callback_key = "key", .settings = settings}});
+        .page = {.record_id = "page-1",
+                 .page_id = "1895382890692545",
+                 .app_record_id = "app-1",
+                 .callback_key = "key",
+                 .settings = settings}});
     sender_ = std::make_shared<WhatsAppSender>(WhatsAppSender{.record_id = "sender-1",
                                                               .phone_number = kSenderNumber,
                                                               .account_sid = kAccountSid,
@@ -125,12 +128,11 @@ struct Bench {
   prometheus::Registry registry;
   std::shared_ptr<BenchDirectory> directory = std::make_shared<BenchDirectory>();
   std::shared_ptr<InProcessIngest> ingest = std::make_shared<InProcessIngest>();
-  WebhookHandlers handlers{
-      WebhookDeps{.directory = directory,
-                  .directory_loaded = [] { return true; },
-                  .ingest = ingest,
-                  .metrics = std::make_shared<WebhookMetrics>(registry)},
-      WebhookOptions{.public_base_url = kBase}};
+  WebhookHandlers handlers{WebhookDeps{.directory = directory,
+                                       .directory_loaded = [] { return true; },
+                                       .ingest = ingest,
+                                       .metrics = std::make_shared<WebhookMetrics>(registry)},
+                           WebhookOptions{.public_base_url = kBase}};
 };
 
 Bench& Shared() {
@@ -141,8 +143,8 @@ Bench& Shared() {
 void Run(benchmark::State& state, const http::Request& request, bool twilio) {
   Bench& bench = Shared();
   {  // one call outside the timing: the answer must be a 2xx
-    const http::Response r = twilio ? bench.handlers.TwilioWebhook(request)
-                                    : bench.handlers.MessengerEvents(request);
+    const http::Response r =
+        twilio ? bench.handlers.TwilioWebhook(request) : bench.handlers.MessengerEvents(request);
     if (r.status != 200) {
       state.SkipWithError(absl::StrCat("status ", r.status, ": ", r.body).c_str());
       return;
@@ -150,8 +152,8 @@ void Run(benchmark::State& state, const http::Request& request, bool twilio) {
   }
   const int64_t events_before = bench.ingest->events;
   for (auto _ : state) {
-    http::Response r = twilio ? bench.handlers.TwilioWebhook(request)
-                              : bench.handlers.MessengerEvents(request);
+    http::Response r =
+        twilio ? bench.handlers.TwilioWebhook(request) : bench.handlers.MessengerEvents(request);
     benchmark::DoNotOptimize(r.body.data());
   }
   // Events the handler handed to session: what its batches held, not a count assumed here.
