@@ -169,7 +169,8 @@ http {
   }
 }
 EOF
-/usr/sbin/nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' 2>>"$TMP/nginx/error.log" &
+/usr/sbin/nginx -p "$TMP/nginx" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" \
+  -g 'daemon off;' &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$NGINX_PORT/" 20
 log "nginx: $CONNECTIONS connections for ${SECONDS_RUN}s"
@@ -218,8 +219,8 @@ fi
 
 # --- summary ------------------------------------------------------------------------------------
 rate() {  # 2xx answers per second of a RESULT line
-  awk -v r="$(field requests "$1")" -v e="$(field http_errors "$1")" -v s="$(field socket_errors "$1")" \
-    -v t="$(field seconds "$1")" 'BEGIN {printf "%.0f", (r - e) / t}'
+  awk -v r="$(field requests "$1")" -v e="$(field http_errors "$1")" -v t="$(field seconds "$1")" \
+    'BEGIN {printf "%.0f", (r - e) / t}'
 }
 row() { printf '%-26s %12s %10s %10s %10s\n' "$@"; }
 echo

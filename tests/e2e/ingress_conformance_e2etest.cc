@@ -282,9 +282,9 @@ class IngressConformanceE2eTest : public ::testing::Test {
         continue;
       }
       EXPECT_EQ(secret, kFixtureAppSecret);
-      std::string name(file);
+      absl::string_view name(file.data(), file.size());
       if (absl::ConsumePrefix(&name, "messenger/")) {
-        out[name] = {std::string(sha256), std::string(sha1)};
+        out[std::string(name)] = {std::string(sha256), std::string(sha1)};
       }
     }
     return out;
@@ -674,8 +674,8 @@ TEST_F(IngressConformanceE2eTest, ForgedOrMissingSignatureIs401AndStoresNothing)
   for (simdjson::dom::element v : root["negative"].get_array()) {
     if (Str(v, "header") != "X-Hub-Signature-256") continue;
     ASSERT_EQ(Str(v, "app_secret"), kFixtureAppSecret);
-    const std::string body = ReadFile(Fixtures() + "/" + Str(v, "body_file"));
-    EXPECT_EQ(PostMessenger(body, Str(v, "presented")), 401) << Str(v, "id");
+    const std::string fixture = ReadFile(Fixtures() + "/" + Str(v, "body_file"));
+    EXPECT_EQ(PostMessenger(fixture, Str(v, "presented")), 401) << Str(v, "id");
     ++negatives;
   }
   EXPECT_EQ(negatives, 5);
