@@ -205,6 +205,7 @@ SQL
 (cd "$TMP" && "$PGBIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U postgres -n -c "$CONNECTIONS" \
   -j 2 -T "$SECONDS_RUN" -f insert.sql -l --log-prefix=pgb parley >"$TMP/pgbench.out" 2>&1)
 PG_TPS=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$TMP/pgbench.out" | tail -n 1)
+PG_TPS=$(printf "%.0f" "$PG_TPS")
 read -r PG_P50 PG_P99 < <(cat "$TMP"/pgb.* | awk '{print $3/1000}' | sort -n |
   awk '{a[NR]=$1} END {i50=int(NR*0.5); i99=int(NR*0.99); if(i50<1)i50=1; if(i99<1)i99=1;
        printf "%.2f %.2f\n", a[i50], a[i99]}')
@@ -245,6 +246,6 @@ awk -v i="$DURABLE" -v b="$(rate "$BOTTENDER")" -v p="$PG_TPS" -v q="$(field p99
     printf "accepted and stored webhooks/s: %d\n", i
     printf "ratio ingress/bottender: %.2fx (target >= 5x)\n", i / b
     printf "ratio ingress/pgbench:   %.2fx (target >= 1.0x)\n", i / p
-    printf "ratio ingress/nginx:     %.2fx (an HTTP server doing nothing)\n", i / n
+    printf "ratio ingress/nginx:     %.3fx (an HTTP server doing nothing)\n", i / n
     printf "ingress p99 %.2f ms: %s (target < 50 ms)\n", q, (q < 50 ? "under" : "OVER")
   }'
