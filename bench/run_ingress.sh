@@ -22,7 +22,9 @@
 #              distinct PSIDs), BODIES (signed bodies, 20000 x DURATION), SESSION_POOL (session
 #              pg_pool_size, 16), HTTP_THREADS (ingress http_threads, its default when unset),
 #              BUILD_DIR (build/bench), SKIP_BUILD=1 to reuse BUILD_DIR as it is,
-#              SKIP_PATH_BENCH=1 to leave out step 6.
+#              SKIP_PATH_BENCH=1 to leave out step 6, PERF_OUT=file to record a system-wide
+#              `perf record -g` profile during the ingress run, ONLY_INGRESS=1 to stop after
+#              the ingress run (for tuning; no peers, no ratios).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,6 +42,15 @@ TMP=$(mktemp -d /tmp/parley-bench.XXXXXX)
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# CPU time (user + system, clock ticks) used so far by a process, or by PostgreSQL's postmaster
+# and its live backends.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+pg_ticks() {
+  local postmaster
+  postmaster=$(head -n 1 "$TMP/pg/postmaster.pid")
+  for pid in "$postmaster" $(pgrep -P "$postmaster"); do cat "/proc/$pid/stat" 2>/dev/null; done |
+    awk '{t += $14 + $15} END {print t}'
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<" $2"; }
 # Waits until `curl` of $1 answers 2xx, for up to $2 seconds.
@@ -110,7 +121,8 @@ SESSION_PORT=$(free_port)
   --metrics_address=127.0.0.1:0 --pg_uri="$PG_URI" --pg_pool_size="$SESSION_POOL" \
   --router_address=127.0.0.1:1 --outbox_initial_backoff=1h \
   --log_level=error >"$TMP/session.log" 2>&1 &
-PIDS+=($!)
+SESSION_PID=$!
+PIDS+=($SESSION_PID)
 INGRESS_GRPC=$(free_port)
 INGRESS_HTTP=$(free_port)
 INGRESS_FLAGS=(--grpc_address="127.0.0.1:$INGRESS_GRPC" --metrics_address=127.0.0.1:0
@@ -119,7 +131,8 @@ INGRESS_FLAGS=(--grpc_address="127.0.0.1:$INGRESS_GRPC" --metrics_address=127.0.
   --channel_refresh_interval=200ms --log_level=warn)
 [ -n "${HTTP_THREADS:-}" ] && INGRESS_FLAGS+=(--http_threads="$HTTP_THREADS")
 "$BUILD_DIR/services/ingress/parley-ingress" "${INGRESS_FLAGS[@]}" >"$TMP/ingress.log" 2>&1 &
-PIDS+=($!)
+INGRESS_PID=$!
+PIDS+=($INGRESS_PID)
 wait_http "http://127.0.0.1:$INGRESS_HTTP/readyz" 60 || { cat "$TMP/ingress.log"; exit 1; }
 
 log "registering the application and page; signing $BODIES bodies"
@@ -145,11 +158,30 @@ run_wrk() {  # <url> -> the RESULT line
 }
 
 log "ingress: $CONNECTIONS connections for ${SECONDS_RUN}s"
+if [ -n "${PERF_OUT:-}" ]; then  # a system-wide profile of the ingress run
+  perf record -a -g -o "$PERF_OUT" -- sleep "$SECONDS_RUN" >/dev/null 2>&1 &
+  PERF_PID=$!
+fi
+CPU_BEFORE="$(cpu_ticks "$INGRESS_PID") $(cpu_ticks "$SESSION_PID") $(pg_ticks)"
 INGRESS=$(run_wrk "http://127.0.0.1:$INGRESS_HTTP$CALLBACK")
+CPU_AFTER="$(cpu_ticks "$INGRESS_PID") $(cpu_ticks "$SESSION_PID") $(pg_ticks)"
+[ -n "${PERF_OUT:-}" ] && wait "$PERF_PID"
 sleep 1  # requests cut off at the end may still commit; they are not counted as accepted
 ROWS=$(($(psql_value "SELECT count(*) FROM session.messages") - ROWS_BEFORE))
 DEAD=$(psql_value "SELECT count(*) FROM session.dead_letters")
 echo "ingress   $INGRESS"
+# Where the CPU went during the ingress run, per webhook stored (ms of CPU time).
+CPU_LINE=$(awk -v b="$CPU_BEFORE" -v a="$CPU_AFTER" -v n="$ROWS" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+  split(b, x, " "); split(a, y, " "); if (n < 1) n = 1
+  printf "cpu ms per stored webhook: ingress %.3f, session %.3f, postgres %.3f",
+    (y[1] - x[1]) * 1000 / hz / n, (y[2] - x[2]) * 1000 / hz / n, (y[3] - x[3]) * 1000 / hz / n }')
+echo "$CPU_LINE"
+
+if [ "${ONLY_INGRESS:-0}" = 1 ]; then
+  echo "ingress: $(($(field requests "$INGRESS") - $(field http_errors "$INGRESS"))) answered 2xx," \
+    "$ROWS new rows in session.messages"
+  exit 0
+fi
 
 # --- nginx -------------------------------------------------------------------------------------
 NGINX_PORT=$(free_port)
@@ -236,6 +268,7 @@ row "pgbench (insert tx)" "$PG_TPS" "$PG_P50" "$PG_P99" "-"
 ACCEPTED=$(($(field requests "$INGRESS") - $(field http_errors "$INGRESS")))
 echo "ingress: $ACCEPTED webhooks answered 2xx, $ROWS new rows in session.messages," \
   "$DEAD dead letters; wrapped (duplicate mids sent)=$(field wrapped "$INGRESS")"
+echo "$CPU_LINE"
 if [ "$ROWS" -lt "$ACCEPTED" ]; then
   log "WARNING: fewer rows stored than 2xx answers: the rate below counts rows instead"
 fi
