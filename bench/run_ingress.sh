@@ -9,7 +9,8 @@
 #      rows in session.messages afterwards (only 2xx answers count as accepted; the rows must
 #      match them),
 #   4. sends the same requests to nginx answering 200 (a throwaway config), and to a Messenger
-#      receiver on bottender (bench/peers/bottender, same App Secret, signature check on),
+#      receiver on bottender (bench/peers/bottender, same App Secret, signature check on: a
+#      forged signature must get 400 from it, and 401 from ingress, before each run),
 #   5. runs pgbench single-row inserts (one transaction each) with CONNECTIONS clients on the
 #      same PostgreSQL,
 #   6. runs ingress_path_bench (Google Benchmark: signature check, parse and normalise in
@@ -150,6 +151,14 @@ for i in $(seq 1 100); do
   [ "$i" = 100 ] && { log "warm-up webhook answered $CODE"; tail -n 20 "$TMP/ingress.log"; exit 1; }
   sleep 0.2
 done
+# A wrong signature must be refused (the check is on in this run): 401 from ingress.
+post_forged() {  # <url> -> the HTTP status of the warm-up body with wrong signatures
+  curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -H "X-Hub-Signature-256: sha256=${WARM_256#sha256=}00" -H "X-Hub-Signature: sha1=00${WARM_1#sha1=}" \
+    --data-binary "$WARM_BODY" "$1"
+}
+CODE=$(post_forged "http://127.0.0.1:$INGRESS_HTTP$CALLBACK")
+[ "$CODE" = 401 ] || { log "ingress answered $CODE to a forged signature"; exit 1; }
 ROWS_BEFORE=$(psql_value "SELECT count(*) FROM session.messages")
 
 run_wrk() {  # <url> -> the RESULT line
@@ -219,6 +228,8 @@ BOTTENDER_PORT=$(free_port)
 PIDS+=($!)
 wait_http "http://127.0.0.1:$BOTTENDER_PORT/webhooks/messenger?hub.mode=subscribe&hub.verify_token=bench&hub.challenge=1" 30 ||
   { cat "$TMP/bottender.log"; exit 1; }
+CODE=$(post_forged "http://127.0.0.1:$BOTTENDER_PORT/webhooks/messenger")
+[ "$CODE" = 400 ] || { log "bottender answered $CODE to a forged signature"; exit 1; }
 log "bottender: $CONNECTIONS connections for ${SECONDS_RUN}s"
 BOTTENDER=$(run_wrk "http://127.0.0.1:$BOTTENDER_PORT/webhooks/messenger")
 echo "bottender $BOTTENDER"
