@@ -18,7 +18,7 @@
 #   7. prints webhooks/s and p50/p99 acknowledgement latency of each, and the ratios
 #      ingress/bottender (target >= 5x), ingress/pgbench (target >= 1.0x) and whether ingress's
 #      p99 is under 50 ms.
-# Installs wrk and nginx-light from Debian when missing (apt-get).
+# Installs wrk, nginx-light, npm and libbenchmark-dev from Debian when missing (apt-get).
 # Environment: CONNECTIONS (64), DURATION (seconds, 10), WRK_THREADS (2), CUSTOMERS (1000
 #              distinct PSIDs), BODIES (signed bodies, 20000 x DURATION), SESSION_POOL (session
 #              pg_pool_size, 16), HTTP_THREADS (ingress http_threads, its default when unset),
@@ -77,6 +77,7 @@ MISSING=()
 command -v wrk >/dev/null || MISSING+=(wrk)
 [ -x /usr/sbin/nginx ] || MISSING+=(nginx-light)
 command -v npm >/dev/null || MISSING+=(npm)
+[ -e /usr/include/benchmark/benchmark.h ] || MISSING+=(libbenchmark-dev)  # ingress_path_bench
 if [ ${#MISSING[@]} -gt 0 ]; then
   log "installing ${MISSING[*]} (apt-get)"
   SUDO=""
