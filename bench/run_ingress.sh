@@ -25,7 +25,9 @@
 #              BUILD_DIR (build/bench), SKIP_BUILD=1 to reuse BUILD_DIR as it is,
 #              SKIP_PATH_BENCH=1 to leave out step 6, PERF_OUT=file to record a system-wide
 #              `perf record -g` profile during the ingress run, ONLY_INGRESS=1 to stop after
-#              the ingress run (for tuning; no peers, no ratios).
+#              the ingress run (for tuning; no peers, no ratios), FAKE_SESSION=1 to put
+#              bench/ingress_stub_session (answers STORED at once, stores nothing) in place of
+#              parley-session: ingress's own ceiling, implies ONLY_INGRESS.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -103,7 +105,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPARLEY_BUILD_TESTS=OFF \
     -DPARLEY_BUILD_BENCH=ON >/dev/null
   ninja -C "$BUILD_DIR" -j2 parley-ingress parley-session ingress_bench_prepare \
-    ingress_path_bench >/dev/null
+    ingress_path_bench ingress_stub_session >/dev/null
 fi
 
 # --- PostgreSQL, session, ingress --------------------------------------------------------------
@@ -119,10 +121,15 @@ psql_value() { "$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d parley -A
 log "PostgreSQL on $PG_PORT"
 
 SESSION_PORT=$(free_port)
-"$BUILD_DIR/services/session/parley-session" --grpc_address="127.0.0.1:$SESSION_PORT" \
-  --metrics_address=127.0.0.1:0 --pg_uri="$PG_URI" --pg_pool_size="$SESSION_POOL" \
-  --router_address=127.0.0.1:1 --outbox_initial_backoff=1h \
-  --log_level=error >"$TMP/session.log" 2>&1 &
+if [ "${FAKE_SESSION:-0}" = 1 ]; then
+  ONLY_INGRESS=1
+  "$BUILD_DIR/bench/ingress_stub_session" "127.0.0.1:$SESSION_PORT" >"$TMP/session.log" 2>&1 &
+else
+  "$BUILD_DIR/services/session/parley-session" --grpc_address="127.0.0.1:$SESSION_PORT" \
+    --metrics_address=127.0.0.1:0 --pg_uri="$PG_URI" --pg_pool_size="$SESSION_POOL" \
+    --router_address=127.0.0.1:1 --outbox_initial_backoff=1h \
+    --log_level=error >"$TMP/session.log" 2>&1 &
+fi
 SESSION_PID=$!
 PIDS+=($SESSION_PID)
 INGRESS_GRPC=$(free_port)
@@ -160,7 +167,11 @@ post_forged() {  # <url> -> the HTTP status of the warm-up body with wrong signa
 }
 CODE=$(post_forged "http://127.0.0.1:$INGRESS_HTTP$CALLBACK")
 [ "$CODE" = 401 ] || { log "ingress answered $CODE to a forged signature"; exit 1; }
-ROWS_BEFORE=$(psql_value "SELECT count(*) FROM session.messages")
+# Rows stored in session.messages (none with the stub, which has no schema).
+stored_rows() {
+  if [ "${FAKE_SESSION:-0}" = 1 ]; then echo 0; else psql_value "SELECT count(*) FROM session.messages"; fi
+}
+ROWS_BEFORE=$(stored_rows)
 
 run_wrk() {  # <url> -> the RESULT line
   wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${SECONDS_RUN}s" --timeout 10s \
@@ -177,19 +188,23 @@ INGRESS=$(run_wrk "http://127.0.0.1:$INGRESS_HTTP$CALLBACK")
 CPU_AFTER="$(cpu_ticks "$INGRESS_PID") $(cpu_ticks "$SESSION_PID") $(pg_ticks)"
 [ -n "${PERF_OUT:-}" ] && wait "$PERF_PID"
 sleep 1  # requests cut off at the end may still commit; they are not counted as accepted
-ROWS=$(($(psql_value "SELECT count(*) FROM session.messages") - ROWS_BEFORE))
-DEAD=$(psql_value "SELECT count(*) FROM session.dead_letters")
+ROWS=$(($(stored_rows) - ROWS_BEFORE))
+DEAD=0
+[ "${FAKE_SESSION:-0}" = 1 ] || DEAD=$(psql_value "SELECT count(*) FROM session.dead_letters")
 echo "ingress   $INGRESS"
-# Where the CPU went during the ingress run, per webhook stored (ms of CPU time).
-CPU_LINE=$(awk -v b="$CPU_BEFORE" -v a="$CPU_AFTER" -v n="$ROWS" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+# Where the CPU went during the ingress run, per webhook stored (per 2xx answer with the stub),
+# in ms of CPU time.
+PER=$ROWS
+[ "${FAKE_SESSION:-0}" = 1 ] && PER=$(($(field requests "$INGRESS") - $(field http_errors "$INGRESS")))
+CPU_LINE=$(awk -v b="$CPU_BEFORE" -v a="$CPU_AFTER" -v n="$PER" -v hz="$(getconf CLK_TCK)" 'BEGIN {
   split(b, x, " "); split(a, y, " "); if (n < 1) n = 1
-  printf "cpu ms per stored webhook: ingress %.3f, session %.3f, postgres %.3f",
+  printf "cpu ms per webhook: ingress %.3f, session %.3f, postgres %.3f",
     (y[1] - x[1]) * 1000 / hz / n, (y[2] - x[2]) * 1000 / hz / n, (y[3] - x[3]) * 1000 / hz / n }')
 echo "$CPU_LINE"
 
 if [ "${ONLY_INGRESS:-0}" = 1 ]; then
   echo "ingress: $(($(field requests "$INGRESS") - $(field http_errors "$INGRESS"))) answered 2xx," \
-    "$ROWS new rows in session.messages"
+    "$ROWS new rows in session.messages$([ "${FAKE_SESSION:-0}" = 1 ] && echo ' (session was the stub: nothing stored)')"
   exit 0
 fi
 
