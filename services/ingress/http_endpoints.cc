@@ -49,7 +49,9 @@ std::vector<Setting> HttpSettings() {
   return {
       {"http_address", "0.0.0.0:8080", "HTTP listen address of the provider webhooks"},
       {"http_max_body_bytes", "1048576", "largest webhook body accepted; larger ones get 413"},
-      {"http_threads", "4", "threads serving HTTP connections and running webhook handlers"},
+      {"http_threads", "16",
+       "threads serving HTTP connections and running webhook handlers: at most this many "
+       "webhooks wait for session at once (match session's pg_pool_size)"},
   };
 }
 

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "services/ingress/twilio_error_codes.h"
 #include "simdjson.h"
 
 namespace parley::ingress {
@@ -165,28 +166,10 @@ std::string GraphCodeText(int code, int subcode) {
   return absl::StrCat("Graph error ", code, "/", subcode);
 }
 
+// A 401 without a Twilio body (a proxy's page) means the credentials too.
 DeliveryFailureReason TwilioFinalReason(int code, int http_status) {
-  switch (code) {
-    case 63016:
-      return cv1::DELIVERY_FAILURE_REASON_WINDOW_CLOSED;
-    case 21211:
-    case 63024:
-      return cv1::DELIVERY_FAILURE_REASON_RECIPIENT_UNAVAILABLE;
-    case 20003:
-      return cv1::DELIVERY_FAILURE_REASON_INVALID_CREDENTIALS;
-    case 63007:
-      return cv1::DELIVERY_FAILURE_REASON_PERMISSION_DENIED;
-    case 63019:
-    case 63021:
-      return cv1::DELIVERY_FAILURE_REASON_MEDIA_REJECTED;
-    case 20001:
-      return cv1::DELIVERY_FAILURE_REASON_INVALID_REQUEST;
-    default:
-      break;
-  }
-  if (code >= 21000 && code < 22000) return cv1::DELIVERY_FAILURE_REASON_INVALID_REQUEST;
   if (code == 0 && http_status == 401) return cv1::DELIVERY_FAILURE_REASON_INVALID_CREDENTIALS;
-  return cv1::DELIVERY_FAILURE_REASON_PROVIDER_ERROR;
+  return TwilioFailureReason(code);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "services/ingress/form_encoding.h"
+#include "services/ingress/twilio_error_codes.h"
 
 namespace parley::ingress {
 namespace {
@@ -168,22 +169,11 @@ std::optional<common::DeliveryStatus> MapTwilioStatus(absl::string_view message_
 common::DeliveryError MapTwilioError(int code, absl::string_view message) {
   common::DeliveryError error;
   error.set_provider_code(code);
-  common::DeliveryFailureReason reason = common::DELIVERY_FAILURE_REASON_PROVIDER_ERROR;
-  std::string detail = absl::StrCat("Twilio error ", code);
-  if (code == 63016) {
-    reason = common::DELIVERY_FAILURE_REASON_WINDOW_CLOSED;
-    detail = "The customer's 24 hour WhatsApp window is closed (Twilio 63016): use a template.";
-  } else if (code == 21211 || code == 63024) {
-    reason = common::DELIVERY_FAILURE_REASON_RECIPIENT_UNAVAILABLE;
-  } else if (code == 20003) {
-    reason = common::DELIVERY_FAILURE_REASON_INVALID_CREDENTIALS;
-  } else if (code == 63007) {
-    reason = common::DELIVERY_FAILURE_REASON_PERMISSION_DENIED;
-  } else if (code == 63019 || code == 63021) {
-    reason = common::DELIVERY_FAILURE_REASON_MEDIA_REJECTED;
-  } else if (code == 20001 || (code >= 21000 && code < 22000)) {
-    reason = common::DELIVERY_FAILURE_REASON_INVALID_REQUEST;
-  }
+  const common::DeliveryFailureReason reason = TwilioFailureReason(code);
+  std::string detail =
+      reason == common::DELIVERY_FAILURE_REASON_WINDOW_CLOSED
+          ? "The customer's 24 hour WhatsApp window is closed (Twilio 63016): use a template."
+          : absl::StrCat("Twilio error ", code);
   if (reason != common::DELIVERY_FAILURE_REASON_WINDOW_CLOSED && !message.empty()) {
     absl::StrAppend(&detail, ": ", message.substr(0, 900));
   }
