@@ -12,6 +12,9 @@
 #      expensive commands (INFO commandstats) during the flat-out run.
 # There is no session in this run: routing updates for session stay queued in Redis.
 # Environment: AGENTS (50), PRODUCERS (16), DURATION (seconds, 10), BUILD_DIR (build/bench),
+#              ROUTER_FLAGS (extra flags for both replicas, e.g. --redis_pool_size=16),
+#              PERF_DIR=dir to record `perf record -g` of Redis, replica 1 and the client during
+#              the flat-out run into dir/{redis,router,client}.data,
 #              SKIP_BUILD=1 to reuse BUILD_DIR as it is.
 set -euo pipefail
 
@@ -27,6 +30,8 @@ log() { printf '[bench] %s\n' "$*" >&2; }
 # CPU seconds (user + system) a process has used so far.
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 now() { date +%s.%N; }
+# Microseconds during which some runnable task waited for a CPU (Linux PSI), 0 without PSI.
+cpu_wait() { sed -n 's/^some .*total=\([0-9]*\)/\1/p' /proc/pressure/cpu 2>/dev/null || echo 0; }
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -68,7 +73,8 @@ for i in 1 2; do
   "$BUILD_DIR/services/router/parley-router" --grpc_address="127.0.0.1:$PORT" \
     --metrics_address=127.0.0.1:0 --pg_uri="postgresql://postgres@127.0.0.1:$PG_PORT/parley" \
     --redis_address="127.0.0.1:$REDIS_PORT" --session_address=127.0.0.1:1 \
-    --definitions_poll_interval=200ms --log_level=error >"$TMP/router-$i.log" 2>&1 &
+    --definitions_poll_interval=200ms --log_level=error ${ROUTER_FLAGS:-} \
+    >"$TMP/router-$i.log" 2>&1 &
   PIDS+=($!)
   ROUTER_PIDS+=($!)
   ROUTERS="${ROUTERS:+$ROUTERS,}127.0.0.1:$PORT"
@@ -86,18 +92,30 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # One router_bench run (rate 0: flat out); prints its result line, then a line of the CPU
 # seconds Redis, the replicas and the client used during it.
 run_bench() {
-  local rate=$1 t0 r0 a0 b0 line
-  t0=$(now) r0=$(cpu_of "$REDIS_PID") a0=$(cpu_of "${ROUTER_PIDS[0]}")
+  local rate=$1 t0 r0 a0 b0 w0 line
+  t0=$(now) w0=$(cpu_wait) r0=$(cpu_of "$REDIS_PID") a0=$(cpu_of "${ROUTER_PIDS[0]}")
   b0=$(cpu_of "${ROUTER_PIDS[1]}")
-  line=$(/usr/bin/time -f '%U %S' -o "$TMP/time" "$BUILD_DIR/bench/router_bench" "$ROUTERS" \
-    "127.0.0.1:$REDIS_PORT" "$AGENTS" "$PRODUCERS" "$SECONDS_RUN" "$rate")
+  local perf=() perf_pids=()
+  if [ -n "${PERF_DIR:-}" ] && [ "$rate" = 0 ]; then
+    mkdir -p "$PERF_DIR"
+    perf record -q -F 999 -g -p "$REDIS_PID" -o "$PERF_DIR/redis.data" -- sleep "$SECONDS_RUN" \
+      2>/dev/null &
+    perf_pids+=($!)
+    perf record -q -F 999 -g -p "${ROUTER_PIDS[0]}" -o "$PERF_DIR/router.data" -- \
+      sleep "$SECONDS_RUN" 2>/dev/null &
+    perf_pids+=($!)
+    perf=(perf record -q -F 999 -g -o "$PERF_DIR/client.data" --)
+  fi
+  line=$(/usr/bin/time -f '%U %S' -o "$TMP/time" "${perf[@]}" "$BUILD_DIR/bench/router_bench" \
+    "$ROUTERS" "127.0.0.1:$REDIS_PORT" "$AGENTS" "$PRODUCERS" "$SECONDS_RUN" "$rate")
+  for pid in "${perf_pids[@]}"; do wait "$pid"; done
   echo "$line"
   awk -v t0="$t0" -v t1="$(now)" -v r0="$r0" -v r1="$(cpu_of "$REDIS_PID")" \
     -v a0="$a0" -v a1="$(cpu_of "${ROUTER_PIDS[0]}")" -v b0="$b0" \
     -v b1="$(cpu_of "${ROUTER_PIDS[1]}")" -v c="$(awk '{print $1 + $2}' "$TMP/time")" \
-    -v n="$(nproc)" 'BEGIN {
-      printf "cpu seconds: redis=%.1f router1=%.1f router2=%.1f client=%.1f of %.1f (%d cores x %.1fs wall)\n",
-        r1 - r0, a1 - a0, b1 - b0, c, (t1 - t0) * n, n, t1 - t0 }'
+    -v n="$(nproc)" -v w0="$w0" -v w1="$(cpu_wait)" 'BEGIN {
+      printf "cpu seconds: redis=%.1f router1=%.1f router2=%.1f client=%.1f of %.1f (%d cores x %.1fs wall); some task waited for a cpu %.0f%% of the time\n",
+        r1 - r0, a1 - a0, b1 - b0, c, (t1 - t0) * n, n, t1 - t0, (w1 - w0) / 1e4 / (t1 - t0) }'
 }
 
 redis-cli -p "$REDIS_PORT" CONFIG RESETSTAT >/dev/null

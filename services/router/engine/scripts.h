@@ -102,6 +102,7 @@ local function end_offer(offer, reason, field, tried)
   redis.call('ZREM', P .. 'offer-deadlines', offer)
   redis.call('SREM', P .. 'agent-offers:' .. agent, offer)
   redis.call('HINCRBY', P .. 'agent:' .. agent, 'used', -num(o[3]))
+  redis.call('HINCRBY', P .. 'agent:' .. agent, 'po', -1)
   if o[5] then event(agent, with_time(o[5], NOW)) end
   drop_prebuilt(okey)
   local ckey = P .. 'conv:' .. conv
@@ -170,7 +171,8 @@ return {'queued', 'queued', queue, redis.call('ZRANK', P .. 'queue:' .. queue, c
 
 // Read only. ARGV: queue, how many heads, then the candidate agent ids.
 // Returns {heads, agents, round robin agent}; a head is {conv, ver, ctx, enq, dl, cost, skills,
-// noff, {tried...}, ws}; an agent is {p, used, cap, en, active, idle, pending offers}.
+// noff, {tried...}, ws}; an agent is {p, used, cap, en, active, idle, pending offers}. Without
+// heads, the agents are not read (a dispatch after a finish usually finds the queue empty).
 inline constexpr char kPeek[] = R"lua(
 local queue, count = ARGV[4], tonumber(ARGV[5])
 local heads = {}
@@ -181,11 +183,11 @@ for _, conv in ipairs(redis.call('ZRANGE', P .. 'queue:' .. queue, 0, count - 1)
                          redis.call('SMEMBERS', P .. 'conv-tried:' .. conv), c[8] or ''}
   end
 end
+if #heads == 0 then return {heads, {}, ''} end
 local agents = {}
 for i = 6, #ARGV do
-  local a = redis.call('HMGET', P .. 'agent:' .. ARGV[i], 'p', 'used', 'cap', 'en', 'active', 'idle')
-  for j = 1, 6 do a[j] = a[j] or '' end
-  a[7] = tostring(redis.call('SCARD', P .. 'agent-offers:' .. ARGV[i]))
+  local a = redis.call('HMGET', P .. 'agent:' .. ARGV[i], 'p', 'used', 'cap', 'en', 'active', 'idle', 'po')
+  for j = 1, 7 do a[j] = a[j] or '' end
   agents[#agents + 1] = a
 end
 return {heads, agents, redis.call('GET', P .. 'rr:' .. queue) or ''}
@@ -216,6 +218,7 @@ local function offer_one(b, cost)
   redis.call('ZADD', P .. 'offer-deadlines', exp, offer)
   redis.call('SADD', P .. 'agent-offers:' .. agent, offer)
   redis.call('HINCRBY', P .. 'agent:' .. agent, 'used', cost)
+  redis.call('HINCRBY', P .. 'agent:' .. agent, 'po', 1)
   redis.call('SET', P .. 'rr:' .. queue, agent)
   event(agent, ARGV[b + 6])
 end
@@ -270,6 +273,7 @@ redis.call('SREM', P .. 'agent-offers:' .. agent, offer)
 drop_prebuilt(okey)
 assign(conv, agent, '1', '')
 local akey = P .. 'agent:' .. agent
+redis.call('HINCRBY', akey, 'po', -1)
 redis.call('HINCRBY', akey, 'active', 1)
 redis.call('HSET', akey, 'idle', int(NOW))
 redis.call('SADD', P .. 'agent-convs:' .. agent, conv)
