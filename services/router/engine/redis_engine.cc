@@ -133,6 +133,13 @@ std::vector<std::string> SplitSkills(const std::string& joined) {
   return absl::StrSplit(joined, ',');
 }
 
+// The queue's members in the order kPeek reads them.
+std::vector<std::string> SortedMembers(const v1::Queue& queue) {
+  std::vector<std::string> members(queue.agent_ids().begin(), queue.agent_ids().end());
+  std::sort(members.begin(), members.end());
+  return members;
+}
+
 const v1::Agent* FindAgent(const RoutingSnapshot& snapshot, const std::string& id) {
   auto it = snapshot.agents.find(id);
   return it == snapshot.agents.end() ? nullptr : &it->second;
@@ -390,15 +397,49 @@ absl::StatusOr<v1::EnqueueConversationResponse> RedisEngine::Enqueue(
     assigned_event = AssignedEventBytes(a, context, "", now);
     assigned_update = AssignedUpdate(*snapshot, a);
   }
-  absl::StatusOr<Reply> reply =
-      Run(S().enqueue,
-          {conv, ws->id(), decision->queue_id, decision->rule_id, context, absl::StrCat(enq),
-           absl::StrCat(deadline), absl::StrCat(cost),
-           absl::StrJoin(decision->required_skills, ","), absl::StrCat(urgent_at),
-           QueuedUpdate(*snapshot, conv, ws->id(), decision->queue_id, decision->rule_id, enq, ""),
-           preferred, assigned_event, assigned_update});
+  std::vector<std::string> args = {
+      conv,
+      ws->id(),
+      decision->queue_id,
+      decision->rule_id,
+      context,
+      absl::StrCat(enq),
+      absl::StrCat(deadline),
+      absl::StrCat(cost),
+      absl::StrJoin(decision->required_skills, ","),
+      absl::StrCat(urgent_at),
+      QueuedUpdate(*snapshot, conv, ws->id(), decision->queue_id, decision->rule_id, enq, ""),
+      preferred,
+      assigned_event,
+      assigned_update};
+  // When no pass over the queue runs here, this call will run it, starting from a peek the
+  // enqueue script makes in the same round trip.
+  auto queue = snapshot->queues.find(decision->queue_id);
+  const bool dispatching = queue != snapshot->queues.end() && queue->second.agent_ids_size() > 0 &&
+                           ClaimDispatch(decision->queue_id);
+  args.push_back(dispatching ? absl::StrCat(options_.dispatch_batch) : "0");
+  if (dispatching) {
+    for (std::string& m : SortedMembers(queue->second)) args.push_back(std::move(m));
+  }
+  absl::StatusOr<Reply> reply = Run(S().enqueue, std::move(args));
+  const std::string outcome = reply.ok() ? Str(At(*reply, 0)) : "";
+  if (outcome == "queued") {
+    absl::StatusOr<int> made = 0;
+    if (dispatching) {
+      made = DispatchPass(*snapshot, decision->queue_id, &At(*reply, 4));
+      if (ContinueDispatch(decision->queue_id, !made.ok())) {
+        ContinueInBackground(decision->queue_id);
+      }
+    } else {
+      made = DispatchQueue(decision->queue_id);
+    }
+    if (!made.ok()) {
+      log::Warn("dispatch after enqueue failed", {{"error", made.status().ToString()}});
+    }
+  } else if (dispatching && ContinueDispatch(decision->queue_id, false)) {
+    ContinueInBackground(decision->queue_id);
+  }
   if (!reply.ok()) return reply.status();
-  const std::string outcome = Str(At(*reply, 0));
   if (outcome == "finished") {
     return absl::FailedPreconditionError(
         absl::StrCat("conversation ", conv, " was already finished"));
@@ -416,11 +457,6 @@ absl::StatusOr<v1::EnqueueConversationResponse> RedisEngine::Enqueue(
   }
   response.set_matched_rule_id(decision->rule_id);
   if (outcome == "assigned") NoteAssigned(decision->queue_id, now - enq);
-  if (outcome == "queued") {
-    if (absl::StatusOr<int> made = DispatchQueue(decision->queue_id); !made.ok()) {
-      log::Warn("dispatch after enqueue failed", {{"error", made.status().ToString()}});
-    }
-  }
   return response;
 }
 
@@ -433,9 +469,14 @@ absl::StatusOr<int> RedisEngine::DispatchQueue(const std::string& queue_id) {
       return 0;
     }
   }
-  absl::StatusOr<int> made = DispatchPass(queue_id);
+  absl::StatusOr<int> made = DispatchPass(*definitions_.Current(), queue_id, nullptr);
   if (ContinueDispatch(queue_id, !made.ok())) ContinueInBackground(queue_id);
   return made;
+}
+
+bool RedisEngine::ClaimDispatch(const std::string& queue_id) {
+  std::lock_guard<std::mutex> lock(dispatch_mu_);
+  return dispatching_.try_emplace(queue_id).second;
 }
 
 bool RedisEngine::ContinueDispatch(const std::string& queue_id, bool failed) {
@@ -451,20 +492,21 @@ bool RedisEngine::ContinueDispatch(const std::string& queue_id, bool failed) {
 
 void RedisEngine::ContinueInBackground(const std::string& queue_id) {
   dispatcher_.Post([this, queue_id] {
-    absl::StatusOr<int> made = DispatchPass(queue_id);
+    absl::StatusOr<int> made = DispatchPass(*definitions_.Current(), queue_id, nullptr);
     if (!made.ok()) log::Warn("dispatch failed", {{"error", made.status().ToString()}});
     if (ContinueDispatch(queue_id, !made.ok())) ContinueInBackground(queue_id);
   });
 }
 
-absl::StatusOr<int> RedisEngine::DispatchPass(const std::string& queue_id) {
-  std::shared_ptr<const RoutingSnapshot> snapshot = definitions_.Current();
-  auto queue = snapshot->queues.find(queue_id);
-  if (queue == snapshot->queues.end()) return 0;
+absl::StatusOr<int> RedisEngine::DispatchPass(const RoutingSnapshot& snapshot,
+                                              const std::string& queue_id, const Reply* peeked) {
+  auto queue = snapshot.queues.find(queue_id);
+  if (queue == snapshot.queues.end()) return 0;
   int total = 0;
   for (int round = 0; round < kMaxDispatchRounds; ++round) {
     bool more = false;
-    absl::StatusOr<int> made = DispatchRound(*snapshot, queue->second, &more);
+    absl::StatusOr<int> made =
+        DispatchRound(snapshot, queue->second, round == 0 ? peeked : nullptr, &more);
     if (!made.ok()) return made.status();
     total += *made;
     if (!more) break;
@@ -473,15 +515,20 @@ absl::StatusOr<int> RedisEngine::DispatchPass(const std::string& queue_id) {
 }
 
 absl::StatusOr<int> RedisEngine::DispatchRound(const RoutingSnapshot& snapshot,
-                                               const v1::Queue& queue, bool* more) {
+                                               const v1::Queue& queue, const Reply* peeked,
+                                               bool* more) {
   *more = false;
-  std::vector<std::string> members(queue.agent_ids().begin(), queue.agent_ids().end());
-  std::sort(members.begin(), members.end());
+  const std::vector<std::string> members = SortedMembers(queue);
   if (members.empty()) return 0;
-  std::vector<std::string> args = {queue.id(), absl::StrCat(options_.dispatch_batch)};
-  args.insert(args.end(), members.begin(), members.end());
-  absl::StatusOr<Reply> peek = Run(S().peek, std::move(args));
-  if (!peek.ok()) return peek.status();
+  absl::StatusOr<Reply> fetched;
+  const Reply* peek = peeked;
+  if (peek == nullptr) {
+    std::vector<std::string> args = {queue.id(), absl::StrCat(options_.dispatch_batch)};
+    args.insert(args.end(), members.begin(), members.end());
+    fetched = Run(S().peek, std::move(args));
+    if (!fetched.ok()) return fetched.status();
+    peek = &*fetched;
+  }
 
   std::vector<Candidate> candidates(members.size());
   const Reply& agents = At(*peek, 1);

@@ -126,10 +126,15 @@ class RedisEngine {
  private:
   struct Head;
   struct Candidate;
+  // One round: peek (or use `peeked`, kPeek's answer read already), decide, offer.
   absl::StatusOr<int> DispatchRound(const RoutingSnapshot& snapshot, const v1::Queue& queue,
-                                    bool* more);
-  // Rounds until the queue has nothing more to offer; DispatchQueue's one pass.
-  absl::StatusOr<int> DispatchPass(const std::string& queue_id);
+                                    const redis::Reply* peeked, bool* more);
+  // Rounds until the queue has nothing more to offer; DispatchQueue's one pass. `peeked`: the
+  // first round's peek, when the caller has it.
+  absl::StatusOr<int> DispatchPass(const RoutingSnapshot& snapshot, const std::string& queue_id,
+                                   const redis::Reply* peeked);
+  // Marks a pass over the queue as running in this caller; false when one already runs.
+  bool ClaimDispatch(const std::string& queue_id);
   // After a pass: whether a look again was asked for meanwhile (the pass then goes on in the
   // dispatcher thread), else the queue is marked idle.
   bool ContinueDispatch(const std::string& queue_id, bool failed);

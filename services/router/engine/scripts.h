@@ -123,6 +123,26 @@ local function withdraw_all(agent, field)
   end
   return queues
 end
+-- The first `count` conversations of the queue and, when there is one, the state of the
+-- candidate agents ARGV[first..] (see kPeek).
+local function peek(queue, count, first)
+  local heads = {}
+  for _, conv in ipairs(redis.call('ZRANGE', P .. 'queue:' .. queue, 0, count - 1)) do
+    local c = redis.call('HMGET', P .. 'conv:' .. conv, 'ver', 'ctx', 'enq', 'dl', 'cost', 'sk', 'noff', 'ws')
+    if c[1] then
+      heads[#heads + 1] = {conv, c[1], c[2], c[3], c[4], c[5], c[6] or '', c[7] or '0',
+                           redis.call('SMEMBERS', P .. 'conv-tried:' .. conv), c[8] or ''}
+    end
+  end
+  if #heads == 0 then return {heads, {}, ''} end
+  local agents = {}
+  for i = first, #ARGV do
+    local a = redis.call('HMGET', P .. 'agent:' .. ARGV[i], 'p', 'used', 'cap', 'en', 'active', 'idle', 'po')
+    for j = 1, 7 do a[j] = a[j] or '' end
+    agents[#agents + 1] = a
+  end
+  return {heads, agents, redis.call('GET', P .. 'rr:' .. queue) or ''}
+end
 local function status(agent)
   local akey = P .. 'agent:' .. agent
   local a = redis.call('HMGET', akey, 'p', 'pt', 'used', 'cap', 'hb', 'idle', 'active')
@@ -133,8 +153,10 @@ end
 )lua";
 
 // ARGV: conv, ws, queue, rule, ctx, enq_ms, deadline_ms, cost, skills, urgent_at_ms (0: never),
-// queued session update, preferred agent (or ''), its assigned event, assigned session update.
-// Returns {outcome, state, queue, position}; outcome known | finished | queued | assigned.
+// queued session update, preferred agent (or ''), its assigned event, assigned session update,
+// heads to peek (0: none), then the queue's members. Returns {outcome, state, queue, position};
+// outcome known | finished | queued | assigned; when queued and asked to, kPeek's answer as a
+// fifth element, so that the caller's dispatch starts without another round trip.
 inline constexpr char kEnqueue[] = R"lua(
 local conv, ws, queue, rule, ctx = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local enq, dl, cost, skills, urgent_at = ARGV[9], num(ARGV[10]), num(ARGV[11]), ARGV[12], num(ARGV[13])
@@ -166,31 +188,18 @@ end
 redis.call('ZADD', P .. 'queue:' .. queue, score, conv)
 if urgent_at > NOW then redis.call('ZADD', P .. 'urgent-at', urgent_at, conv) end
 session_update(conv, ARGV[14])
-return {'queued', 'queued', queue, redis.call('ZRANK', P .. 'queue:' .. queue, conv) + 1}
+local position = redis.call('ZRANK', P .. 'queue:' .. queue, conv) + 1
+if num(ARGV[18]) == 0 then return {'queued', 'queued', queue, position} end
+return {'queued', 'queued', queue, position, peek(queue, tonumber(ARGV[18]), 19)}
 )lua";
 
-// Read only. ARGV: queue, how many heads, then the candidate agent ids.
+// Read only. ARGV: queue, how many heads, then the candidate agent ids (the queue's members,
+// sorted).
 // Returns {heads, agents, round robin agent}; a head is {conv, ver, ctx, enq, dl, cost, skills,
 // noff, {tried...}, ws}; an agent is {p, used, cap, en, active, idle, pending offers}. Without
 // heads, the agents are not read (a dispatch after a finish usually finds the queue empty).
 inline constexpr char kPeek[] = R"lua(
-local queue, count = ARGV[4], tonumber(ARGV[5])
-local heads = {}
-for _, conv in ipairs(redis.call('ZRANGE', P .. 'queue:' .. queue, 0, count - 1)) do
-  local c = redis.call('HMGET', P .. 'conv:' .. conv, 'ver', 'ctx', 'enq', 'dl', 'cost', 'sk', 'noff', 'ws')
-  if c[1] then
-    heads[#heads + 1] = {conv, c[1], c[2], c[3], c[4], c[5], c[6] or '', c[7] or '0',
-                         redis.call('SMEMBERS', P .. 'conv-tried:' .. conv), c[8] or ''}
-  end
-end
-if #heads == 0 then return {heads, {}, ''} end
-local agents = {}
-for i = 6, #ARGV do
-  local a = redis.call('HMGET', P .. 'agent:' .. ARGV[i], 'p', 'used', 'cap', 'en', 'active', 'idle', 'po')
-  for j = 1, 7 do a[j] = a[j] or '' end
-  agents[#agents + 1] = a
-end
-return {heads, agents, redis.call('GET', P .. 'rr:' .. queue) or ''}
+return peek(ARGV[4], tonumber(ARGV[5]), 6)
 )lua";
 
 // ARGV: queue, n, then n times {conv, ver, agent, offer, ws, expire_ms, offer event, expired,
