@@ -735,6 +735,42 @@ TEST_F(EngineTest, LeavingAQueueWithdrawsItsOffersAndReoffersThem) {
   EXPECT_EQ(Sample(registry, "parley_router_offers_total", {{"outcome", "withdrawn"}}), 1);
 }
 
+// Many enqueues at once on one replica: the calls that find a pass running only ask it to look
+// again, and those requests must not be lost. No sweeper runs here, so a conversation whose
+// "look again" were dropped would stay queued. Bursts on fresh engines, so that the last
+// enqueues of a burst often land while a pass is running.
+TEST_F(EngineTest, ConcurrentEnqueuesAreAllOfferedWithoutASweep) {
+  const std::string q = b_.Queue();
+  const std::string ws = b_.WorkStream(q);
+  std::vector<std::string> agents;
+  for (int i = 0; i < 4; ++i) agents.push_back(b_.Agent(1000, {q}));
+  Publish();
+  for (const std::string& a : agents) Available(Engine(), a);
+  constexpr int kBursts = 40, kThreads = 8, kEach = 2;
+  for (int burst = 0; burst < kBursts; ++burst) {
+    RedisEngine& e = Engine();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < kEach; ++i) Enqueue(e, ws);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    engines_.clear();  // waits for the dispatcher thread to finish its passes
+    absl::StatusOr<redis::Reply> depth = pool_->Get().Command({"ZCARD", "t:queue:" + q});
+    ASSERT_TRUE(depth.ok());
+    ASSERT_EQ(depth->integer, 0) << "burst " << burst;
+  }
+  std::set<std::string> offered;
+  for (const std::string& a : agents) {
+    for (const v1::AgentEvent& ev : Events(a)) {
+      if (!ev.has_offer()) continue;
+      EXPECT_TRUE(offered.insert(ev.conversation_id()).second) << "offered twice";
+    }
+  }
+  EXPECT_EQ(offered.size(), static_cast<size_t>(kBursts * kThreads * kEach));
+}
+
 // Two engines (replicas) and many threads: random accept/reject/timeout and presence changes.
 // A checker reads every agent's capacity use atomically, over and over, while it runs.
 TEST_F(EngineTest, InvariantsHoldUnderConcurrency) {
