@@ -107,7 +107,7 @@ void AgentEventHub::CloseAllLocked(const absl::Status& status) {
 }
 
 void AgentEventHub::Wake() {
-  redis::Client& client = log_.redis().Get();
+  engine::RedisPool::Lease client = log_.redis().Get();
   absl::StatusOr<redis::Reply> added =
       client.Command({"XADD", wake_key_, "MAXLEN", "1", "*", "w", "1"});
   if (!added.ok()) return;  // the blocked XREAD fails on its own when Redis is away

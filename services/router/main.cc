@@ -31,8 +31,8 @@ absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> Build(
           .key_prefix = engine_options->engine.key_prefix,
           .stream_max_len = engine_options->engine.event_stream_max_len});
   services.push_back(events->Service());
-  auto engine = std::make_unique<parley::router::engine::EngineRuntime>(runtime->definitions(),
-                                                                        *std::move(engine_options));
+  auto engine = std::make_unique<parley::router::engine::EngineRuntime>(
+      runtime->definitions(), *std::move(engine_options), &events->metrics());
   runtime->SetLiveUsage(engine->Usage());
   for (auto& service : engine->Services()) services.push_back(std::move(service));
   runtime->AddComponent(std::move(engine));

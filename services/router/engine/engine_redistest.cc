@@ -14,8 +14,10 @@
 #include "gtest/gtest.h"
 #include "libs/testing/servers.h"
 #include "parley/session/v1/session.pb.h"
+#include "prometheus/registry.h"
 #include "services/router/engine/redis_engine.h"
 #include "services/router/engine/util.h"
+#include "services/router/router_metrics.h"
 
 namespace parley::router::engine {
 namespace {
@@ -98,9 +100,9 @@ class EngineTest : public ::testing::Test {
     ASSERT_TRUE(pool_->Get().Command({"FLUSHALL"}).ok());
   }
 
-  RedisEngine& Engine(EngineOptions options = {}) {
+  RedisEngine& Engine(EngineOptions options = {}, RouterMetrics* metrics = nullptr) {
     options.key_prefix = "t:";
-    engines_.push_back(std::make_unique<RedisEngine>(*pool_, defs_, options));
+    engines_.push_back(std::make_unique<RedisEngine>(*pool_, defs_, options, metrics));
     return *engines_.back();
   }
 
@@ -418,6 +420,8 @@ TEST_F(EngineTest, CapacityLimitsOffersAndFinishFreesIt) {
     if (ev.has_conversation_closed()) {
       closed = true;
       EXPECT_EQ(ev.conversation_id(), convs[0]);
+      EXPECT_EQ(ev.agent_id(), agent);
+      EXPECT_EQ(ev.conversation_closed().reason(), "closed by agent");
       EXPECT_EQ(ev.conversation_closed().released_capacity(), 2);
     }
   }
@@ -626,6 +630,145 @@ TEST_F(EngineTest, ScriptsComeBackAfterScriptFlush) {
   absl::StatusOr<redis::Reply> depth = pool_->Get().Command({"ZCARD", "t:queue:" + q});
   ASSERT_TRUE(depth.ok());
   EXPECT_EQ(depth->integer, 2);
+}
+
+// The value of a counter, or the sample count of a histogram, with exactly these labels; -1
+// when the registry has no such sample.
+double Sample(prometheus::Registry& registry, const std::string& name,
+              const std::map<std::string, std::string>& labels) {
+  for (const prometheus::MetricFamily& family : registry.Collect()) {
+    if (family.name != name) continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      std::map<std::string, std::string> have;
+      for (const prometheus::ClientMetric::Label& l : metric.label) have[l.name] = l.value;
+      if (have != labels) continue;
+      if (family.type == prometheus::MetricType::Histogram) {
+        return static_cast<double>(metric.histogram.sample_count);
+      }
+      return metric.counter.value;
+    }
+  }
+  return -1;
+}
+
+TEST_F(EngineTest, MetricsCountOfferOutcomesAndTimeToAssign) {
+  const std::string q = b_.Queue();
+  const std::string ws =
+      b_.WorkStream(q, v1::ROUTING_MODE_PUSH, 1, v1::ASSIGNMENT_STRATEGY_LEAST_ACTIVE, 100);
+  const std::string a1 = b_.Agent(1, {q});
+  const std::string a2 = b_.Agent(1, {q});
+  Publish();
+  prometheus::Registry registry;
+  RouterMetrics metrics(registry);
+  RedisEngine& e = Engine({}, &metrics);
+  auto offers = [&](const std::string& outcome) {
+    return Sample(registry, "parley_router_offers_total", {{"outcome", outcome}});
+  };
+  auto last_offer = [&](const std::string& agent) {
+    std::vector<v1::AgentEvent> ev = Events(agent);
+    EXPECT_FALSE(ev.empty());
+    EXPECT_TRUE(!ev.empty() && ev.back().has_offer());
+    return ev.empty() ? std::string() : ev.back().offer().offer().offer_id();
+  };
+
+  Available(e, a1);
+  Enqueue(e, ws, NowMs() - 2000);  // waited two seconds already
+  ASSERT_TRUE(e.AcceptOffer(last_offer(a1), a1).ok());
+  EXPECT_EQ(offers("accepted"), 1);
+  EXPECT_EQ(Sample(registry, "parley_router_time_to_assign_seconds", {{"queue_id", q}}), 1);
+
+  Enqueue(e, ws);  // a1 is full: offered to a2
+  Available(e, a2);
+  ASSERT_TRUE(e.RejectOffer(last_offer(a2), a2).ok());  // a2 alone can take it: offered again
+  EXPECT_EQ(offers("rejected"), 1);
+  last_offer(a2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  absl::StatusOr<SweepResult> sweep = e.SweepOnce();  // expires, offers to a2 once more
+  ASSERT_TRUE(sweep.ok()) << sweep.status();
+  ASSERT_EQ(sweep->offers_expired, 1);
+  EXPECT_EQ(offers("expired"), 1);
+  last_offer(a2);
+  ASSERT_TRUE(e.SetPresence(a2, v1::PRESENCE_AWAY).ok());
+  EXPECT_EQ(offers("withdrawn"), 1);
+  EXPECT_EQ(offers("accepted"), 1);
+  EXPECT_EQ(Sample(registry, "parley_router_time_to_assign_seconds", {{"queue_id", q}}), 1);
+}
+
+TEST_F(EngineTest, LeavingAQueueWithdrawsItsOffersAndReoffersThem) {
+  const std::string q = b_.Queue();
+  const std::string other_q = b_.Queue();
+  const std::string ws = b_.WorkStream(q);
+  const std::string a1 = b_.Agent(1, {q, other_q});
+  const std::string a2 = b_.Agent(1, {q});
+  Publish();
+  prometheus::Registry registry;
+  RouterMetrics metrics(registry);
+  RedisEngine& e = Engine({}, &metrics);
+  Available(e, a1);
+  const std::string conv = Enqueue(e, ws);
+  ASSERT_EQ(Events(a1).size(), 1u);
+  Available(e, a2);  // nothing for a2: the conversation is offered to a1
+  ASSERT_TRUE(Events(a2).empty());
+  ASSERT_TRUE(e.SyncAgents(*defs_.Current()).ok());  // no membership change: nothing happens
+  ASSERT_EQ(Events(a1).size(), 1u);
+
+  // a1 leaves q (but stays in other_q).
+  b_.s.agents[a1].clear_queue_ids();
+  b_.s.agents[a1].add_queue_ids(other_q);
+  b_.s.queues[q].clear_agent_ids();
+  b_.s.queues[q].add_agent_ids(a2);
+  Publish();
+  ASSERT_TRUE(e.SyncAgents(*defs_.Current()).ok());
+
+  std::vector<v1::AgentEvent> ev1 = Events(a1);
+  ASSERT_EQ(ev1.size(), 2u);
+  EXPECT_EQ(ev1[1].offer_ended().reason(), v1::OFFER_END_REASON_WITHDRAWN);
+  EXPECT_EQ(ev1[1].offer_ended().detail(), "agent is no longer a member of the queue");
+  v1::AgentStatus s1 = Status(e, a1);
+  EXPECT_EQ(s1.capacity_used(), 0);
+  EXPECT_EQ(s1.pending_offer_ids_size(), 0);
+  EXPECT_EQ(s1.presence(), v1::PRESENCE_AVAILABLE);
+  std::vector<v1::AgentEvent> ev2 = Events(a2);
+  ASSERT_EQ(ev2.size(), 1u);
+  EXPECT_EQ(ev2[0].offer().offer().conversation_id(), conv);
+  EXPECT_EQ(Status(e, a2).capacity_used(), 1);
+  EXPECT_EQ(Sample(registry, "parley_router_offers_total", {{"outcome", "withdrawn"}}), 1);
+}
+
+// Many enqueues at once on one replica: the calls that find a pass running only ask it to look
+// again, and those requests must not be lost. No sweeper runs here, so a conversation whose
+// "look again" were dropped would stay queued. Bursts on fresh engines, so that the last
+// enqueues of a burst often land while a pass is running.
+TEST_F(EngineTest, ConcurrentEnqueuesAreAllOfferedWithoutASweep) {
+  const std::string q = b_.Queue();
+  const std::string ws = b_.WorkStream(q);
+  std::vector<std::string> agents;
+  for (int i = 0; i < 4; ++i) agents.push_back(b_.Agent(1000, {q}));
+  Publish();
+  for (const std::string& a : agents) Available(Engine(), a);
+  constexpr int kBursts = 40, kThreads = 8, kEach = 2;
+  for (int burst = 0; burst < kBursts; ++burst) {
+    RedisEngine& e = Engine();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < kEach; ++i) Enqueue(e, ws);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    engines_.clear();  // waits for the dispatcher thread to finish its passes
+    absl::StatusOr<redis::Reply> depth = pool_->Get().Command({"ZCARD", "t:queue:" + q});
+    ASSERT_TRUE(depth.ok());
+    ASSERT_EQ(depth->integer, 0) << "burst " << burst;
+  }
+  std::set<std::string> offered;
+  for (const std::string& a : agents) {
+    for (const v1::AgentEvent& ev : Events(a)) {
+      if (!ev.has_offer()) continue;
+      EXPECT_TRUE(offered.insert(ev.conversation_id()).second) << "offered twice";
+    }
+  }
+  EXPECT_EQ(offered.size(), static_cast<size_t>(kBursts * kThreads * kEach));
 }
 
 // Two engines (replicas) and many threads: random accept/reject/timeout and presence changes.

@@ -73,11 +73,12 @@ absl::StatusOr<EngineRuntimeOptions> ReadEngineOptions(const Config& config) {
   return o;
 }
 
-EngineRuntime::EngineRuntime(const RoutingDefinitions& definitions, EngineRuntimeOptions options)
+EngineRuntime::EngineRuntime(const RoutingDefinitions& definitions, EngineRuntimeOptions options,
+                             RouterMetrics* metrics)
     : definitions_(definitions),
       options_(std::move(options)),
       pool_(options_.redis, options_.redis_pool_size),
-      engine_(std::make_unique<RedisEngine>(pool_, definitions_, options_.engine)),
+      engine_(std::make_unique<RedisEngine>(pool_, definitions_, options_.engine, metrics)),
       executor_(options_.workers),
       session_channel_(
           grpc::CreateChannel(options_.session_address, grpc::InsecureChannelCredentials())),

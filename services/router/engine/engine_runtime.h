@@ -40,7 +40,9 @@ absl::StatusOr<EngineRuntimeOptions> ReadEngineOptions(const Config& config);
 
 class EngineRuntime : public service::Component {
  public:
-  EngineRuntime(const RoutingDefinitions& definitions, EngineRuntimeOptions options);
+  // `metrics` (outliving this) learns how offers end and how long assignment took.
+  EngineRuntime(const RoutingDefinitions& definitions, EngineRuntimeOptions options,
+                RouterMetrics* metrics);
   ~EngineRuntime() override;
 
   RedisEngine& engine() { return *engine_; }

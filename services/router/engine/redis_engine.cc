@@ -13,6 +13,7 @@
 #include "parley/session/v1/session.pb.h"
 #include "services/router/engine/scripts.h"
 #include "services/router/engine/util.h"
+#include "services/router/router_metrics.h"
 
 namespace parley::router::engine {
 namespace {
@@ -32,7 +33,6 @@ struct Scripts {
   LuaScript peek = Make(scripts::kPeek);
   LuaScript offer = Make(scripts::kOffer);
   LuaScript read_conversation = Make(scripts::kReadConversation);
-  LuaScript read_offer = Make(scripts::kReadOffer);
   LuaScript accept = Make(scripts::kAccept);
   LuaScript reject = Make(scripts::kReject);
   LuaScript expire = Make(scripts::kExpire);
@@ -131,6 +131,13 @@ bool HasSkills(const v1::Agent& agent, const std::vector<std::string>& skills) {
 std::vector<std::string> SplitSkills(const std::string& joined) {
   if (joined.empty()) return {};
   return absl::StrSplit(joined, ',');
+}
+
+// The queue's members in the order kPeek reads them.
+std::vector<std::string> SortedMembers(const v1::Queue& queue) {
+  std::vector<std::string> members(queue.agent_ids().begin(), queue.agent_ids().end());
+  std::sort(members.begin(), members.end());
+  return members;
 }
 
 const v1::Agent* FindAgent(const RoutingSnapshot& snapshot, const std::string& id) {
@@ -247,12 +254,23 @@ struct RedisEngine::Candidate {
 };
 
 RedisEngine::RedisEngine(RedisPool& redis, const RoutingDefinitions& definitions,
-                         EngineOptions options)
+                         EngineOptions options, RouterMetrics* metrics)
     : redis_(redis),
       definitions_(definitions),
       options_(std::move(options)),
-      keys_(options_.key_prefix) {
+      keys_(options_.key_prefix),
+      metrics_(metrics) {
   S();
+}
+
+void RedisEngine::NoteOffersEnded(OfferOutcome outcome, size_t n) {
+  if (metrics_ == nullptr) return;
+  for (size_t i = 0; i < n; ++i) metrics_->OfferEnded(outcome);
+}
+
+void RedisEngine::NoteAssigned(const std::string& queue_id, int64_t waited_ms) {
+  if (metrics_ == nullptr) return;
+  metrics_->Assigned(queue_id, absl::Milliseconds(std::max<int64_t>(0, waited_ms)));
 }
 
 absl::StatusOr<Reply> RedisEngine::Run(const LuaScript& script, std::vector<std::string> args) {
@@ -310,6 +328,7 @@ absl::StatusOr<v1::AgentStatus> RedisEngine::SetPresence(const std::string& agen
   if (!reply.ok()) return reply.status();
   std::vector<std::string> queues;
   for (const Reply& q : At(*reply, 0).elements) queues.push_back(Str(q));
+  NoteOffersEnded(OfferOutcome::kWithdrawn, queues.size());
   v1::AgentStatus status = StatusFrom(*snapshot, agent_id, At(*reply, 1));
   if (absl::Status s = DispatchQueues(queues); !s.ok()) {
     log::Warn("dispatch after presence change failed", {{"error", s.ToString()}});
@@ -378,15 +397,49 @@ absl::StatusOr<v1::EnqueueConversationResponse> RedisEngine::Enqueue(
     assigned_event = AssignedEventBytes(a, context, "", now);
     assigned_update = AssignedUpdate(*snapshot, a);
   }
-  absl::StatusOr<Reply> reply =
-      Run(S().enqueue,
-          {conv, ws->id(), decision->queue_id, decision->rule_id, context, absl::StrCat(enq),
-           absl::StrCat(deadline), absl::StrCat(cost),
-           absl::StrJoin(decision->required_skills, ","), absl::StrCat(urgent_at),
-           QueuedUpdate(*snapshot, conv, ws->id(), decision->queue_id, decision->rule_id, enq, ""),
-           preferred, assigned_event, assigned_update});
+  std::vector<std::string> args = {
+      conv,
+      ws->id(),
+      decision->queue_id,
+      decision->rule_id,
+      context,
+      absl::StrCat(enq),
+      absl::StrCat(deadline),
+      absl::StrCat(cost),
+      absl::StrJoin(decision->required_skills, ","),
+      absl::StrCat(urgent_at),
+      QueuedUpdate(*snapshot, conv, ws->id(), decision->queue_id, decision->rule_id, enq, ""),
+      preferred,
+      assigned_event,
+      assigned_update};
+  // When no pass over the queue runs here, this call will run it, starting from a peek the
+  // enqueue script makes in the same round trip.
+  auto queue = snapshot->queues.find(decision->queue_id);
+  const bool dispatching = queue != snapshot->queues.end() && queue->second.agent_ids_size() > 0 &&
+                           ClaimDispatch(decision->queue_id);
+  args.push_back(dispatching ? absl::StrCat(options_.dispatch_batch) : "0");
+  if (dispatching) {
+    for (std::string& m : SortedMembers(queue->second)) args.push_back(std::move(m));
+  }
+  absl::StatusOr<Reply> reply = Run(S().enqueue, std::move(args));
+  const std::string outcome = reply.ok() ? Str(At(*reply, 0)) : "";
+  if (outcome == "queued") {
+    absl::StatusOr<int> made = 0;
+    if (dispatching) {
+      made = DispatchPass(*snapshot, decision->queue_id, &At(*reply, 4));
+      if (ContinueDispatch(decision->queue_id, !made.ok())) {
+        ContinueInBackground(decision->queue_id);
+      }
+    } else {
+      made = DispatchQueue(decision->queue_id);
+    }
+    if (!made.ok()) {
+      log::Warn("dispatch after enqueue failed", {{"error", made.status().ToString()}});
+    }
+  } else if (dispatching && ContinueDispatch(decision->queue_id, false)) {
+    ContinueInBackground(decision->queue_id);
+  }
   if (!reply.ok()) return reply.status();
-  const std::string outcome = Str(At(*reply, 0));
   if (outcome == "finished") {
     return absl::FailedPreconditionError(
         absl::StrCat("conversation ", conv, " was already finished"));
@@ -403,22 +456,57 @@ absl::StatusOr<v1::EnqueueConversationResponse> RedisEngine::Enqueue(
     return response;
   }
   response.set_matched_rule_id(decision->rule_id);
-  if (outcome == "queued") {
-    if (absl::StatusOr<int> made = DispatchQueue(decision->queue_id); !made.ok()) {
-      log::Warn("dispatch after enqueue failed", {{"error", made.status().ToString()}});
-    }
-  }
+  if (outcome == "assigned") NoteAssigned(decision->queue_id, now - enq);
   return response;
 }
 
 absl::StatusOr<int> RedisEngine::DispatchQueue(const std::string& queue_id) {
-  std::shared_ptr<const RoutingSnapshot> snapshot = definitions_.Current();
-  auto queue = snapshot->queues.find(queue_id);
-  if (queue == snapshot->queues.end()) return 0;
+  {
+    std::lock_guard<std::mutex> lock(dispatch_mu_);
+    auto [it, idle] = dispatching_.try_emplace(queue_id);
+    if (!idle) {
+      it->second.again = true;
+      return 0;
+    }
+  }
+  absl::StatusOr<int> made = DispatchPass(*definitions_.Current(), queue_id, nullptr);
+  if (ContinueDispatch(queue_id, !made.ok())) ContinueInBackground(queue_id);
+  return made;
+}
+
+bool RedisEngine::ClaimDispatch(const std::string& queue_id) {
+  std::lock_guard<std::mutex> lock(dispatch_mu_);
+  return dispatching_.try_emplace(queue_id).second;
+}
+
+bool RedisEngine::ContinueDispatch(const std::string& queue_id, bool failed) {
+  std::lock_guard<std::mutex> lock(dispatch_mu_);
+  auto it = dispatching_.find(queue_id);
+  if (failed || !it->second.again) {
+    dispatching_.erase(it);  // a failed pass is retried by the next event or sweep
+    return false;
+  }
+  it->second.again = false;
+  return true;
+}
+
+void RedisEngine::ContinueInBackground(const std::string& queue_id) {
+  dispatcher_.Post([this, queue_id] {
+    absl::StatusOr<int> made = DispatchPass(*definitions_.Current(), queue_id, nullptr);
+    if (!made.ok()) log::Warn("dispatch failed", {{"error", made.status().ToString()}});
+    if (ContinueDispatch(queue_id, !made.ok())) ContinueInBackground(queue_id);
+  });
+}
+
+absl::StatusOr<int> RedisEngine::DispatchPass(const RoutingSnapshot& snapshot,
+                                              const std::string& queue_id, const Reply* peeked) {
+  auto queue = snapshot.queues.find(queue_id);
+  if (queue == snapshot.queues.end()) return 0;
   int total = 0;
   for (int round = 0; round < kMaxDispatchRounds; ++round) {
     bool more = false;
-    absl::StatusOr<int> made = DispatchRound(*snapshot, queue->second, &more);
+    absl::StatusOr<int> made =
+        DispatchRound(snapshot, queue->second, round == 0 ? peeked : nullptr, &more);
     if (!made.ok()) return made.status();
     total += *made;
     if (!more) break;
@@ -427,15 +515,20 @@ absl::StatusOr<int> RedisEngine::DispatchQueue(const std::string& queue_id) {
 }
 
 absl::StatusOr<int> RedisEngine::DispatchRound(const RoutingSnapshot& snapshot,
-                                               const v1::Queue& queue, bool* more) {
+                                               const v1::Queue& queue, const Reply* peeked,
+                                               bool* more) {
   *more = false;
-  std::vector<std::string> members(queue.agent_ids().begin(), queue.agent_ids().end());
-  std::sort(members.begin(), members.end());
+  const std::vector<std::string> members = SortedMembers(queue);
   if (members.empty()) return 0;
-  std::vector<std::string> args = {queue.id(), absl::StrCat(options_.dispatch_batch)};
-  args.insert(args.end(), members.begin(), members.end());
-  absl::StatusOr<Reply> peek = Run(S().peek, std::move(args));
-  if (!peek.ok()) return peek.status();
+  absl::StatusOr<Reply> fetched;
+  const Reply* peek = peeked;
+  if (peek == nullptr) {
+    std::vector<std::string> args = {queue.id(), absl::StrCat(options_.dispatch_batch)};
+    args.insert(args.end(), members.begin(), members.end());
+    fetched = Run(S().peek, std::move(args));
+    if (!fetched.ok()) return fetched.status();
+    peek = &*fetched;
+  }
 
   std::vector<Candidate> candidates(members.size());
   const Reply& agents = At(*peek, 1);
@@ -532,6 +625,17 @@ absl::StatusOr<int> RedisEngine::DispatchRound(const RoutingSnapshot& snapshot,
     offer->set_capacity_cost(static_cast<int32_t>(head.cost));
     if (head.dl > 0) SetMs(head.dl, offer->mutable_reply_deadline());
     offer->set_previous_offers(static_cast<int32_t>(head.noff));
+    // What accepting it will write (kAccept adds the times).
+    v1::Assignment assignment;
+    assignment.set_conversation_id(head.conv);
+    assignment.set_agent_id(agent_id);
+    assignment.set_queue_id(queue.id());
+    assignment.set_work_stream_id(head.ws);
+    assignment.set_kind(common::v1::ASSIGNMENT_KIND_OFFER_ACCEPTED);
+    assignment.set_capacity_cost(static_cast<int32_t>(head.cost));
+    v1::AgentEvent assigned = BaseEvent(agent_id, head.conv, 0);
+    *assigned.mutable_assigned()->mutable_assignment() = assignment;
+    *assigned.mutable_assigned()->mutable_context() = offer->context();
 
     batch.insert(batch.end(),
                  {head.conv, head.ver, agent_id, offer_id, head.ws, absl::StrCat(expire),
@@ -543,7 +647,10 @@ absl::StatusOr<int> RedisEngine::DispatchRound(const RoutingSnapshot& snapshot,
                   OfferEndedBytes(agent_id, head.conv, offer_id, v1::OFFER_END_REASON_WITHDRAWN,
                                   "agent left AVAILABLE"),
                   OfferEndedBytes(agent_id, head.conv, offer_id, v1::OFFER_END_REASON_WITHDRAWN,
-                                  "conversation closed")});
+                                  "conversation closed"),
+                  OfferEndedBytes(agent_id, head.conv, offer_id, v1::OFFER_END_REASON_WITHDRAWN,
+                                  "agent is no longer a member of the queue"),
+                  assigned.SerializeAsString(), AssignedUpdate(snapshot, assignment)});
     ++offers;
     c.used += head.cost;
     c.offers += 1;
@@ -618,34 +725,9 @@ absl::StatusOr<Reply> RedisEngine::ReadConversation(const std::string& conversat
 
 absl::StatusOr<v1::Assignment> RedisEngine::AcceptOffer(const std::string& offer_id,
                                                         const std::string& agent_id) {
-  std::shared_ptr<const RoutingSnapshot> snapshot = definitions_.Current();
-  absl::StatusOr<Reply> read = Run(S().read_offer, {offer_id});
-  if (!read.ok()) return read.status();
-  const Hash offer = ToHash(At(*read, 0));
-  const Hash conv = ToHash(At(*read, 1));
-  if (offer.empty())
-    return absl::NotFoundError(absl::StrCat("offer ", offer_id, ": no such offer"));
-  if (Get(offer, "agent") != agent_id) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("offer ", offer_id, " was made to another agent"));
-  }
-  if (!Get(offer, "end").empty()) {
-    return absl::FailedPreconditionError(EndedMessage(offer_id, Get(offer, "end")));
-  }
-  const int64_t now = NowMs();
-  const std::string conversation_id = Get(offer, "conv");
-  Hash fields = conv;
-  fields["q"] = Get(offer, "q");
-  fields["ws"] = Get(offer, "ws");
-  fields["cost"] = Get(offer, "cost");
-  v1::Assignment assignment = MakeAssignment(fields, conversation_id, agent_id,
-                                             common::v1::ASSIGNMENT_KIND_OFFER_ACCEPTED, now);
-  absl::StatusOr<Reply> reply = Run(
-      S().accept, {offer_id, agent_id, AssignedEventBytes(assignment, Get(conv, "ctx"), "", now),
-                   AssignedUpdate(*snapshot, assignment)});
+  absl::StatusOr<Reply> reply = Run(S().accept, {offer_id, agent_id});
   if (!reply.ok()) return reply.status();
   const std::string outcome = Str(At(*reply, 0));
-  if (outcome == "ok") return assignment;
   if (outcome == "notfound") {
     return absl::NotFoundError(absl::StrCat("offer ", offer_id, ": no such offer"));
   }
@@ -653,7 +735,21 @@ absl::StatusOr<v1::Assignment> RedisEngine::AcceptOffer(const std::string& offer
     return absl::PermissionDeniedError(
         absl::StrCat("offer ", offer_id, " was made to another agent"));
   }
-  return absl::FailedPreconditionError(EndedMessage(offer_id, Str(At(*reply, 1))));
+  if (outcome != "ok") {
+    return absl::FailedPreconditionError(EndedMessage(offer_id, Str(At(*reply, 1))));
+  }
+  v1::Assignment assignment;
+  assignment.set_conversation_id(Str(At(*reply, 1)));
+  assignment.set_agent_id(agent_id);
+  assignment.set_queue_id(Str(At(*reply, 2)));
+  assignment.set_work_stream_id(Str(At(*reply, 3)));
+  assignment.set_kind(common::v1::ASSIGNMENT_KIND_OFFER_ACCEPTED);
+  assignment.set_capacity_cost(static_cast<int32_t>(Int(At(*reply, 4))));
+  const int64_t assigned_ms = Int(At(*reply, 6));
+  SetMs(assigned_ms, assignment.mutable_assign_time());
+  NoteOffersEnded(OfferOutcome::kAccepted, 1);
+  NoteAssigned(assignment.queue_id(), assigned_ms - Int(At(*reply, 5)));
+  return assignment;
 }
 
 absl::Status RedisEngine::RejectOffer(const std::string& offer_id, const std::string& agent_id) {
@@ -670,6 +766,7 @@ absl::Status RedisEngine::RejectOffer(const std::string& offer_id, const std::st
   if (outcome == "ended") {
     return absl::FailedPreconditionError(EndedMessage(offer_id, Str(At(*reply, 1))));
   }
+  NoteOffersEnded(OfferOutcome::kRejected, 1);
   std::vector<std::string> queues = {Str(At(*reply, 1))};
   if (absl::Status s = DispatchQueues(queues); !s.ok()) {
     log::Warn("dispatch after reject failed", {{"error", s.ToString()}});
@@ -876,7 +973,10 @@ absl::StatusOr<v1::Assignment> RedisEngine::Pick(const std::string& agent_id,
                    response.SerializeAsString()});
     if (!reply.ok()) return reply.status();
     const std::string outcome = Str(At(*reply, 0));
-    if (outcome == "ok") return a;
+    if (outcome == "ok") {
+      NoteAssigned(queue, now - Int(Get(conv, "enq")));
+      return a;
+    }
     if (outcome == "retry") continue;
     if (outcome == "repeat") {
       v1::PickConversationResponse repeated;
@@ -1006,36 +1106,24 @@ absl::StatusOr<v1::TransferConversationResponse> RedisEngine::Transfer(
 absl::StatusOr<v1::FinishConversationResponse> RedisEngine::Finish(
     const v1::FinishConversationRequest& request) {
   const std::string& conversation_id = request.conversation_id();
-  for (int attempt = 0; attempt < kMaxOptimisticRetries; ++attempt) {
-    absl::StatusOr<Reply> read = ReadConversation(conversation_id);
-    if (!read.ok()) return read.status();
-    const Hash conv = ToHash(At(*read, 0));
-    std::string closed;
-    if (Get(conv, "st") == "assigned") {
-      v1::AgentEvent event = BaseEvent(Get(conv, "agent"), conversation_id, NowMs());
-      v1::ConversationClosedEvent* c = event.mutable_conversation_closed();
-      c->set_reason(request.reason());
-      *c->mutable_close_time() = request.close_time();
-      c->set_released_capacity(static_cast<int32_t>(Int(Get(conv, "cost"))));
-      closed = event.SerializeAsString();
+  // The script adds the agent and the released capacity: one round trip, nothing to retry.
+  v1::AgentEvent event = BaseEvent("", conversation_id, NowMs());
+  v1::ConversationClosedEvent* closed = event.mutable_conversation_closed();
+  closed->set_reason(request.reason());
+  *closed->mutable_close_time() = request.close_time();
+  absl::StatusOr<Reply> reply = Run(S().finish, {conversation_id, event.SerializeAsString()});
+  if (!reply.ok()) return reply.status();
+  v1::FinishConversationResponse response;
+  if (Str(At(*reply, 0)) == "unknown") return response;
+  response.set_released_agent_id(Str(At(*reply, 1)));
+  response.set_released_capacity(static_cast<int32_t>(Int(At(*reply, 2))));
+  if (Str(At(*reply, 3)) == "offered") NoteOffersEnded(OfferOutcome::kWithdrawn, 1);
+  if (!response.released_agent_id().empty()) {
+    if (absl::Status s = DispatchAgent(response.released_agent_id()); !s.ok()) {
+      log::Warn("dispatch after finish failed", {{"error", s.ToString()}});
     }
-    absl::StatusOr<Reply> reply = Run(S().finish, {conversation_id, Get(conv, "ver"), closed});
-    if (!reply.ok()) return reply.status();
-    const std::string outcome = Str(At(*reply, 0));
-    if (outcome == "retry") continue;
-    v1::FinishConversationResponse response;
-    if (outcome == "unknown") return response;
-    response.set_released_agent_id(Str(At(*reply, 1)));
-    response.set_released_capacity(static_cast<int32_t>(Int(At(*reply, 2))));
-    if (!response.released_agent_id().empty()) {
-      if (absl::Status s = DispatchAgent(response.released_agent_id()); !s.ok()) {
-        log::Warn("dispatch after finish failed", {{"error", s.ToString()}});
-      }
-    }
-    return response;
   }
-  return absl::AbortedError(
-      absl::StrCat("conversation ", conversation_id, " kept changing; try again"));
+  return response;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1060,6 +1148,8 @@ absl::StatusOr<SweepResult> RedisEngine::SweepOnce() {
   }
 
   const int64_t cutoff = now - absl::ToInt64Milliseconds(options_.offline_after);
+  NoteOffersEnded(OfferOutcome::kExpired, static_cast<size_t>(result.offers_expired));
+
   absl::StatusOr<Reply> stale = redis_.Get().Command(
       {"ZRANGEBYSCORE", keys_.Heartbeats(), "-inf", absl::StrCat(cutoff), "LIMIT", "0", limit});
   if (!stale.ok()) return stale.status();
@@ -1067,6 +1157,7 @@ absl::StatusOr<SweepResult> RedisEngine::SweepOnce() {
     absl::StatusOr<Reply> r = Run(S().heartbeat_expiry, {Str(agent), absl::StrCat(cutoff)});
     if (!r.ok()) return r.status();
     ++result.agents_offline;
+    NoteOffersEnded(OfferOutcome::kWithdrawn, r->elements.size());
     for (const Reply& q : r->elements) queues.push_back(Str(q));
   }
 
@@ -1089,9 +1180,12 @@ absl::StatusOr<SweepResult> RedisEngine::SweepOnce() {
 absl::Status RedisEngine::SyncAgents(const RoutingSnapshot& snapshot) {
   std::vector<std::string> queues;
   for (const auto& [id, agent] : snapshot.agents) {
-    absl::StatusOr<Reply> r =
-        Run(S().sync_agent, {id, absl::StrCat(agent.capacity()), agent.enabled() ? "1" : "0"});
+    std::vector<std::string> args = {id, absl::StrCat(agent.capacity()),
+                                     agent.enabled() ? "1" : "0"};
+    args.insert(args.end(), agent.queue_ids().begin(), agent.queue_ids().end());
+    absl::StatusOr<Reply> r = Run(S().sync_agent, std::move(args));
     if (!r.ok()) return r.status();
+    NoteOffersEnded(OfferOutcome::kWithdrawn, r->elements.size());
     for (const Reply& q : r->elements) queues.push_back(Str(q));
   }
   if (absl::Status s = DispatchQueues(queues); !s.ok()) return s;

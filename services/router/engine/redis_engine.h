@@ -14,18 +14,26 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "libs/common/executor.h"
 #include "libs/redis/client.h"
 #include "parley/router/v1/router.pb.h"
 #include "services/router/engine/keys.h"
 #include "services/router/engine/lua_script.h"
 #include "services/router/engine/redis_pool.h"
 #include "services/router/routing_definitions.h"
+
+namespace parley::router {
+class RouterMetrics;
+enum class OfferOutcome;
+}  // namespace parley::router
 
 namespace parley::router::engine {
 
@@ -48,7 +56,9 @@ struct SweepResult {
 
 class RedisEngine {
  public:
-  RedisEngine(RedisPool& redis, const RoutingDefinitions& definitions, EngineOptions options);
+  // `metrics` (may be null in tests) learns how offers end and how long assignment took.
+  RedisEngine(RedisPool& redis, const RoutingDefinitions& definitions, EngineOptions options,
+              RouterMetrics* metrics = nullptr);
 
   const Keys& keys() const { return keys_; }
   const EngineOptions& options() const { return options_; }
@@ -81,7 +91,11 @@ class RedisEngine {
       const v1::FinishConversationRequest& request);
 
   // Offers the queue's waiting conversations while some Available agent can take them.
-  // Returns how many offers were made.
+  // Returns how many offers this call made. One dispatch per queue runs at a time in this
+  // replica: a call that finds one running only asks it to look again (and returns 0), and
+  // when such requests came in during the caller's own pass, the dispatcher thread takes over
+  // the next passes, so that a burst of enqueues costs a few batched passes, not one pass
+  // each racing the others, and no caller waits behind somebody else's work.
   absl::StatusOr<int> DispatchQueue(const std::string& queue_id);
   // Dispatches every queue of the agent, highest priority first.
   absl::Status DispatchAgent(const std::string& agent_id);
@@ -92,7 +106,8 @@ class RedisEngine {
   absl::StatusOr<SweepResult> SweepOnce();
 
   // Copies capacity and enabled of every agent of the snapshot into Redis (a disabled agent
-  // goes OFFLINE) and dispatches again.
+  // goes OFFLINE, withdrawing its offers), withdraws the offers an agent still has for queues
+  // it is no longer a member of, and dispatches again.
   absl::Status SyncAgents(const RoutingSnapshot& snapshot);
 
   // Rebuild after Redis lost its data: records a conversation session has as assigned
@@ -111,18 +126,40 @@ class RedisEngine {
  private:
   struct Head;
   struct Candidate;
+  // One round: peek (or use `peeked`, kPeek's answer read already), decide, offer.
   absl::StatusOr<int> DispatchRound(const RoutingSnapshot& snapshot, const v1::Queue& queue,
-                                    bool* more);
+                                    const redis::Reply* peeked, bool* more);
+  // Rounds until the queue has nothing more to offer; DispatchQueue's one pass. `peeked`: the
+  // first round's peek, when the caller has it.
+  absl::StatusOr<int> DispatchPass(const RoutingSnapshot& snapshot, const std::string& queue_id,
+                                   const redis::Reply* peeked);
+  // Marks a pass over the queue as running in this caller; false when one already runs.
+  bool ClaimDispatch(const std::string& queue_id);
+  // After a pass: whether a look again was asked for meanwhile (the pass then goes on in the
+  // dispatcher thread), else the queue is marked idle.
+  bool ContinueDispatch(const std::string& queue_id, bool failed);
+  void ContinueInBackground(const std::string& queue_id);
   absl::Status DispatchQueues(const std::vector<std::string>& queue_ids);
   v1::AgentStatus StatusFrom(const RoutingSnapshot& snapshot, const std::string& agent_id,
                              const redis::Reply& reply) const;
   absl::StatusOr<redis::Reply> ReadConversation(const std::string& conversation_id);
   absl::StatusOr<std::string> PriorResponse(const std::string& request_id);
+  // Metrics, when there are any: `n` offers ended so; an assignment after `waited_ms`.
+  void NoteOffersEnded(OfferOutcome outcome, size_t n);
+  void NoteAssigned(const std::string& queue_id, int64_t waited_ms);
 
   RedisPool& redis_;
   const RoutingDefinitions& definitions_;
   const EngineOptions options_;
   const Keys keys_;
+  RouterMetrics* const metrics_;
+
+  struct DispatchState {
+    bool again = false;  // someone asked for another pass while one was running
+  };
+  std::mutex dispatch_mu_;
+  absl::flat_hash_map<std::string, DispatchState> dispatching_;  // queues with a pass running
+  Executor dispatcher_{1};  // declared last: joined first, while the rest is still alive
 };
 
 }  // namespace parley::router::engine

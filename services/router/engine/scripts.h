@@ -28,12 +28,23 @@ local function varint(n)
   out[#out + 1] = string.char(n)
   return table.concat(out)
 end
--- Appends AgentEvent.event_time (field 3) = `ms` to serialized AgentEvent bytes.
-local function with_time(bytes, ms)
+-- A length-delimited protobuf field: its tag bytes, then `bytes`. Appending a field to
+-- serialized bytes sets it (a scalar) or merges into it (a message).
+local function field(tag, bytes) return tag .. varint(#bytes) .. bytes end
+-- A serialized google.protobuf.Timestamp of `ms`.
+local function timestamp(ms)
   local ts = string.char(8) .. varint(math.floor(ms / 1000))
   local nanos = (ms % 1000) * 1000000
   if nanos > 0 then ts = ts .. string.char(16) .. varint(nanos) end
-  return bytes .. string.char(26) .. varint(#ts) .. ts
+  return ts
+end
+-- Appends AgentEvent.event_time (field 3) = `ms` to serialized AgentEvent bytes.
+local function with_time(bytes, ms)
+  return bytes .. field(string.char(26), timestamp(ms))
+end
+-- Prebuilt bytes an offer keeps for the ways it can end; dropped once it ended.
+local function drop_prebuilt(okey)
+  redis.call('HDEL', okey, 'e_exp', 'e_rej', 'e_wd', 'e_cl', 'e_lq', 'e_as', 'u_as')
 end
 local function event(agent, bytes)
   if bytes == nil or bytes == '' then return end
@@ -91,7 +102,9 @@ local function end_offer(offer, reason, field, tried)
   redis.call('ZREM', P .. 'offer-deadlines', offer)
   redis.call('SREM', P .. 'agent-offers:' .. agent, offer)
   redis.call('HINCRBY', P .. 'agent:' .. agent, 'used', -num(o[3]))
+  redis.call('HINCRBY', P .. 'agent:' .. agent, 'po', -1)
   if o[5] then event(agent, with_time(o[5], NOW)) end
+  drop_prebuilt(okey)
   local ckey = P .. 'conv:' .. conv
   if redis.call('HGET', ckey, 'offer') ~= offer then return false end
   local c = redis.call('HMGET', ckey, 'q', 'score')
@@ -110,6 +123,26 @@ local function withdraw_all(agent, field)
   end
   return queues
 end
+-- The first `count` conversations of the queue and, when there is one, the state of the
+-- candidate agents ARGV[first..] (see kPeek).
+local function peek(queue, count, first)
+  local heads = {}
+  for _, conv in ipairs(redis.call('ZRANGE', P .. 'queue:' .. queue, 0, count - 1)) do
+    local c = redis.call('HMGET', P .. 'conv:' .. conv, 'ver', 'ctx', 'enq', 'dl', 'cost', 'sk', 'noff', 'ws')
+    if c[1] then
+      heads[#heads + 1] = {conv, c[1], c[2], c[3], c[4], c[5], c[6] or '', c[7] or '0',
+                           redis.call('SMEMBERS', P .. 'conv-tried:' .. conv), c[8] or ''}
+    end
+  end
+  if #heads == 0 then return {heads, {}, ''} end
+  local agents = {}
+  for i = first, #ARGV do
+    local a = redis.call('HMGET', P .. 'agent:' .. ARGV[i], 'p', 'used', 'cap', 'en', 'active', 'idle', 'po')
+    for j = 1, 7 do a[j] = a[j] or '' end
+    agents[#agents + 1] = a
+  end
+  return {heads, agents, redis.call('GET', P .. 'rr:' .. queue) or ''}
+end
 local function status(agent)
   local akey = P .. 'agent:' .. agent
   local a = redis.call('HMGET', akey, 'p', 'pt', 'used', 'cap', 'hb', 'idle', 'active')
@@ -120,8 +153,10 @@ end
 )lua";
 
 // ARGV: conv, ws, queue, rule, ctx, enq_ms, deadline_ms, cost, skills, urgent_at_ms (0: never),
-// queued session update, preferred agent (or ''), its assigned event, assigned session update.
-// Returns {outcome, state, queue, position}; outcome known | finished | queued | assigned.
+// queued session update, preferred agent (or ''), its assigned event, assigned session update,
+// heads to peek (0: none), then the queue's members. Returns {outcome, state, queue, position};
+// outcome known | finished | queued | assigned; when queued and asked to, kPeek's answer as a
+// fifth element, so that the caller's dispatch starts without another round trip.
 inline constexpr char kEnqueue[] = R"lua(
 local conv, ws, queue, rule, ctx = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local enq, dl, cost, skills, urgent_at = ARGV[9], num(ARGV[10]), num(ARGV[11]), ARGV[12], num(ARGV[13])
@@ -153,48 +188,32 @@ end
 redis.call('ZADD', P .. 'queue:' .. queue, score, conv)
 if urgent_at > NOW then redis.call('ZADD', P .. 'urgent-at', urgent_at, conv) end
 session_update(conv, ARGV[14])
-return {'queued', 'queued', queue, redis.call('ZRANK', P .. 'queue:' .. queue, conv) + 1}
+local position = redis.call('ZRANK', P .. 'queue:' .. queue, conv) + 1
+if num(ARGV[18]) == 0 then return {'queued', 'queued', queue, position} end
+return {'queued', 'queued', queue, position, peek(queue, tonumber(ARGV[18]), 19)}
 )lua";
 
-// Read only. ARGV: queue, how many heads, then the candidate agent ids.
+// Read only. ARGV: queue, how many heads, then the candidate agent ids (the queue's members,
+// sorted).
 // Returns {heads, agents, round robin agent}; a head is {conv, ver, ctx, enq, dl, cost, skills,
-// noff, {tried...}, ws}; an agent is {p, used, cap, en, active, idle, pending offers}.
+// noff, {tried...}, ws}; an agent is {p, used, cap, en, active, idle, pending offers}. Without
+// heads, the agents are not read (a dispatch after a finish usually finds the queue empty).
 inline constexpr char kPeek[] = R"lua(
-local queue, count = ARGV[4], tonumber(ARGV[5])
-local heads = {}
-for _, conv in ipairs(redis.call('ZRANGE', P .. 'queue:' .. queue, 0, count - 1)) do
-  local c = redis.call('HMGET', P .. 'conv:' .. conv, 'ver', 'ctx', 'enq', 'dl', 'cost', 'sk', 'noff', 'ws')
-  if c[1] then
-    heads[#heads + 1] = {conv, c[1], c[2], c[3], c[4], c[5], c[6] or '', c[7] or '0',
-                         redis.call('SMEMBERS', P .. 'conv-tried:' .. conv), c[8] or ''}
-  end
-end
-local agents = {}
-for i = 6, #ARGV do
-  local a = redis.call('HMGET', P .. 'agent:' .. ARGV[i], 'p', 'used', 'cap', 'en', 'active', 'idle')
-  for j = 1, 6 do a[j] = a[j] or '' end
-  a[7] = tostring(redis.call('SCARD', P .. 'agent-offers:' .. ARGV[i]))
-  agents[#agents + 1] = a
-end
-return {heads, agents, redis.call('GET', P .. 'rr:' .. queue) or ''}
+return peek(ARGV[4], tonumber(ARGV[5]), 6)
 )lua";
 
 // ARGV: queue, n, then n times {conv, ver, agent, offer, ws, expire_ms, offer event, expired,
-// rejected, withdrawn, closed events}. Makes the offers in order and stops at the first that no
-// longer holds (conversation moved, agent no longer Available or without room), so that a
-// later conversation never overtakes an earlier one. Returns how many were made.
+// rejected, withdrawn, closed, left-the-queue events, assigned event, assigned session update
+// (the last two without their times: kAccept adds them)}. Makes the offers in order and stops at
+// the first that no longer holds (conversation changed while still waiting here, agent no longer
+// Available or without room), so that a later conversation never overtakes an earlier one; a
+// conversation that no longer waits in this queue (another replica offered it, it was finished or
+// moved) is skipped, since nothing can overtake it any more. Returns how many were made.
 inline constexpr char kOffer[] = R"lua(
 local queue, n = ARGV[4], tonumber(ARGV[5])
-local made = 0
-for i = 0, n - 1 do
-  local b = 6 + i * 11
-  local conv, ver, agent, offer, ws, exp = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
+local function offer_one(b, cost)
+  local conv, agent, offer, ws, exp = ARGV[b], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
   local ckey = P .. 'conv:' .. conv
-  local c = redis.call('HMGET', ckey, 'st', 'ver', 'q', 'cost')
-  if c[1] ~= 'queued' or c[2] ~= ver or c[3] ~= queue then break end
-  local cost = num(c[4])
-  local ok, presence = room(agent, cost)
-  if not ok or presence ~= '1' then break end
   redis.call('ZREM', P .. 'queue:' .. queue, conv)
   redis.call('HSET', ckey, 'st', 'offered', 'offer', offer)
   redis.call('HINCRBY', ckey, 'ver', 1)
@@ -203,13 +222,27 @@ for i = 0, n - 1 do
   end
   redis.call('HSET', P .. 'offer:' .. offer, 'conv', conv, 'agent', agent, 'q', queue, 'ws', ws,
              'cost', cost, 't', int(NOW), 'exp', exp, 'end', '', 'e_exp', ARGV[b + 7],
-             'e_rej', ARGV[b + 8], 'e_wd', ARGV[b + 9], 'e_cl', ARGV[b + 10])
+             'e_rej', ARGV[b + 8], 'e_wd', ARGV[b + 9], 'e_cl', ARGV[b + 10],
+             'e_lq', ARGV[b + 11], 'e_as', ARGV[b + 12], 'u_as', ARGV[b + 13])
   redis.call('ZADD', P .. 'offer-deadlines', exp, offer)
   redis.call('SADD', P .. 'agent-offers:' .. agent, offer)
   redis.call('HINCRBY', P .. 'agent:' .. agent, 'used', cost)
+  redis.call('HINCRBY', P .. 'agent:' .. agent, 'po', 1)
   redis.call('SET', P .. 'rr:' .. queue, agent)
   event(agent, ARGV[b + 6])
-  made = made + 1
+end
+local made = 0
+for i = 0, n - 1 do
+  local b = 6 + i * 14
+  local c = redis.call('HMGET', P .. 'conv:' .. ARGV[b], 'st', 'ver', 'q', 'cost')
+  if c[1] == 'queued' and c[3] == queue then
+    if c[2] ~= ARGV[b + 1] then break end
+    local cost = num(c[4])
+    local ok, presence = room(ARGV[b + 2], cost)
+    if not ok or presence ~= '1' then break end
+    offer_one(b, cost)
+    made = made + 1
+  end
 end
 return made
 )lua";
@@ -231,36 +264,37 @@ if offer and offer ~= '' then o = redis.call('HGETALL', P .. 'offer:' .. offer) 
 return {c, rank, len, o}
 )lua";
 
-// Read only. ARGV: offer. Returns {offer hash, conv hash}.
-inline constexpr char kReadOffer[] = R"lua(
-local o = redis.call('HGETALL', P .. 'offer:' .. ARGV[4])
-if #o == 0 then return {{}, {}} end
-local conv = redis.call('HGET', P .. 'offer:' .. ARGV[4], 'conv')
-return {o, redis.call('HGETALL', P .. 'conv:' .. conv)}
-)lua";
-
-// ARGV: offer, agent, assigned event, session update. Returns {outcome[, detail]}; outcome
-// ok | notfound | denied | ended (detail: how).
+// ARGV: offer, agent. Assigns the conversation, with the assigned event and session update
+// the offer prebuilt (the script adds event_time and assign_time). Returns {outcome, ...}:
+// ok (conv, queue, work stream, cost, enqueue ms, assign ms) | notfound | denied | ended (how).
 inline constexpr char kAccept[] = R"lua(
 local offer, agent = ARGV[4], ARGV[5]
 local okey = P .. 'offer:' .. offer
-local o = redis.call('HMGET', okey, 'conv', 'agent', 'end', 'q')
+local o = redis.call('HMGET', okey, 'conv', 'agent', 'end', 'q', 'ws', 'cost', 'e_as', 'u_as')
 if not o[1] then return {'notfound'} end
 if o[2] ~= agent then return {'denied'} end
 if o[3] ~= '' then return {'ended', o[3]} end
+local conv = o[1]
 redis.call('HSET', okey, 'end', 'accepted')
 redis.call('EXPIRE', okey, 86400)
 redis.call('ZREM', P .. 'offer-deadlines', offer)
 redis.call('SREM', P .. 'agent-offers:' .. agent, offer)
-assign(o[1], agent, '1', '')
+drop_prebuilt(okey)
+assign(conv, agent, '1', '')
 local akey = P .. 'agent:' .. agent
+redis.call('HINCRBY', akey, 'po', -1)
 redis.call('HINCRBY', akey, 'active', 1)
 redis.call('HSET', akey, 'idle', int(NOW))
-redis.call('SADD', P .. 'agent-convs:' .. agent, o[1])
+redis.call('SADD', P .. 'agent-convs:' .. agent, conv)
 note_rate(o[4])
-event(agent, ARGV[6])
-session_update(o[1], ARGV[7])
-return {'ok'}
+local at = timestamp(NOW)
+-- AgentEvent.assigned (12) { assignment (1) { assign_time (8) } }
+event(agent, with_time(o[7] or '', NOW) ..
+             field(string.char(98), field(string.char(10), field(string.char(66), at))))
+-- ApplyRoutingUpdateRequest.assigned (11) { assign_time (6) }
+session_update(conv, (o[8] or '') .. field(string.char(90), field(string.char(50), at)))
+return {'ok', conv, o[4], o[5], o[6], redis.call('HGET', P .. 'conv:' .. conv, 'enq') or '0',
+        int(NOW)}
 )lua";
 
 // ARGV: offer, agent. Returns {outcome, detail}: ok (detail: queue) | notfound | denied |
@@ -336,18 +370,30 @@ redis.call('ZREM', P .. 'heartbeats', agent)
 return withdraw_all(agent, 'e_wd')
 )lua";
 
-// ARGV: agent, capacity, enabled. Copies the definition into Redis; a disabled agent goes
-// OFFLINE. Returns the queues to dispatch again.
+// ARGV: agent, capacity, enabled, then the agent's queues. Copies the definition into Redis; a
+// disabled agent goes OFFLINE; offers made for a queue the agent is no longer a member of are
+// withdrawn. Returns the queues to dispatch again (one per withdrawn offer).
 inline constexpr char kSyncAgent[] = R"lua(
 local agent = ARGV[4]
 local akey = P .. 'agent:' .. agent
 redis.call('HSET', akey, 'cap', ARGV[5], 'en', ARGV[6])
 local p = redis.call('HGET', akey, 'p')
 if not p then redis.call('HSET', akey, 'p', '5', 'pt', int(NOW)) end
-if ARGV[6] == '1' or not p or p == '5' then return {} end
-redis.call('HSET', akey, 'p', '5', 'pt', int(NOW))
-redis.call('ZREM', P .. 'heartbeats', agent)
-return withdraw_all(agent, 'e_wd')
+if ARGV[6] ~= '1' and p and p ~= '5' then
+  redis.call('HSET', akey, 'p', '5', 'pt', int(NOW))
+  redis.call('ZREM', P .. 'heartbeats', agent)
+  return withdraw_all(agent, 'e_wd')
+end
+local member = {}
+for i = 7, #ARGV do member[ARGV[i]] = true end
+local queues = {}
+for _, offer in ipairs(redis.call('SMEMBERS', P .. 'agent-offers:' .. agent)) do
+  local q = redis.call('HGET', P .. 'offer:' .. offer, 'q')
+  if q and not member[q] and end_offer(offer, 'withdrawn', 'e_lq', false) then
+    queues[#queues + 1] = q
+  end
+end
+return queues
 )lua";
 
 // ARGV: conv. Makes a queued conversation urgent (served first, by deadline).
@@ -363,30 +409,32 @@ if c[1] == 'queued' then redis.call('ZADD', P .. 'queue:' .. c[2], score, conv) 
 return 1
 )lua";
 
-// ARGV: conv, expected ver, closed event (for an assigned conversation). Returns
-// {outcome, agent, released capacity}; outcome ok | unknown | retry.
+// ARGV: conv, closed event without agent_id and released_capacity (the script appends them:
+// AgentEvent.agent_id = 2, AgentEvent.conversation_closed = 16 { released_capacity = 3 }).
+// Returns {outcome, agent, released capacity, state it was in}; outcome ok | unknown.
 inline constexpr char kFinish[] = R"lua(
-local conv, ver = ARGV[4], ARGV[5]
+local conv = ARGV[4]
 local ckey = P .. 'conv:' .. conv
 redis.call('SET', P .. 'finished:' .. conv, '1', 'EX', 604800)
-local c = redis.call('HMGET', ckey, 'st', 'ver', 'q', 'offer', 'agent', 'cost')
-if not c[1] then return {'unknown', '', 0} end
-if c[2] ~= ver then return {'retry', '', 0} end
+local c = redis.call('HMGET', ckey, 'st', 'q', 'offer', 'agent', 'cost')
+if not c[1] then return {'unknown', '', 0, ''} end
 local agent, released = '', 0
 if c[1] == 'offered' then
-  agent = redis.call('HGET', P .. 'offer:' .. c[4], 'agent') or ''
-  end_offer(c[4], 'withdrawn', 'e_cl', false)
-  released = num(c[6])
+  agent = redis.call('HGET', P .. 'offer:' .. c[3], 'agent') or ''
+  end_offer(c[3], 'withdrawn', 'e_cl', false)
+  released = num(c[5])
 elseif c[1] == 'assigned' then
-  agent = c[5]
-  release(agent, conv, num(c[6]))
-  event(agent, ARGV[6])
-  released = num(c[6])
+  agent = c[4]
+  released = num(c[5])
+  release(agent, conv, released)
+  local capacity = string.char(24) .. varint(released)
+  event(agent, ARGV[5] .. string.char(18) .. varint(#agent) .. agent ..
+               string.char(130, 1) .. varint(#capacity) .. capacity)
 end
-redis.call('ZREM', P .. 'queue:' .. c[3], conv)
+redis.call('ZREM', P .. 'queue:' .. c[2], conv)
 redis.call('ZREM', P .. 'urgent-at', conv)
 redis.call('DEL', ckey, P .. 'conv-tried:' .. conv)
-return {'ok', agent, released}
+return {'ok', agent, released, c[1]}
 )lua";
 
 // ARGV: conv, expected ver, agent, assigned event, session update, request key, response.
