@@ -37,7 +37,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 PIDS=()
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  # (a stopped server exits 143: not the script's status)
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null && { wait "$pid" 2>/dev/null || true; }; done
   as_postgres "$PGBIN/pg_ctl" -D "$TMP/pg" -m immediate -w stop >/dev/null 2>&1 || true
   rm -rf "$TMP"
 }

@@ -24,7 +24,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 SESSION_PID=""
 cleanup() {
-  [ -n "$SESSION_PID" ] && kill -TERM "$SESSION_PID" 2>/dev/null && wait "$SESSION_PID" 2>/dev/null
+  # (a stopped server exits 143: not the script's status)
+  [ -n "$SESSION_PID" ] && kill -TERM "$SESSION_PID" 2>/dev/null && { wait "$SESSION_PID" 2>/dev/null || true; }
   as_postgres "$PGBIN/pg_ctl" -D "$TMP/pg" -m immediate -w stop >/dev/null 2>&1 || true
   rm -rf "$TMP"
 }
