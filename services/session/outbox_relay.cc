@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "libs/common/failure_log.h"
 #include "libs/common/log.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -93,10 +94,13 @@ void OutboxRelay::Stop() {
 
 void OutboxRelay::Loop() {
   absl::Time gauges_time = absl::InfinitePast();
+  log::FailureLog failures("outbox relay round");
   while (true) {
     absl::StatusOr<int> delivered = RunOnce();
-    if (!delivered.ok()) {
-      log::Warn("outbox relay round failed", {{"error", delivered.status().ToString()}});
+    if (delivered.ok()) {
+      failures.Succeeded();
+    } else {
+      failures.Failed(delivered.status());
     }
     // Counting rows is not free: the gauges are refreshed every few seconds only.
     if (absl::Now() - gauges_time >= kGaugeInterval && UpdateGauges().ok()) {
