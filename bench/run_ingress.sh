@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ingress webhook throughput beside three peers, in one run:
 #   1. builds parley-ingress, parley-session, ingress_bench_prepare and ingress_path_bench
-#      optimised (build/bench), after the lead's first bench build (/tmp/bench-build.rc),
+#      optimised (build/bench),
 #   2. starts a throwaway PostgreSQL, parley-session and parley-ingress against it, and
 #      registers a Facebook application and page through ingress's ChannelConfigService,
 #   3. drives signed single-event Messenger webhooks (a distinct mid each, so each is stored)
@@ -40,11 +40,10 @@ SESSION_POOL="${SESSION_POOL:-16}"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build/bench}"
 APP_SECRET=3f9c1b7e5a2d4c6e8f0a1b3c5d7e9f21
 PAGE_ID=1895382890692545
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 TMP=$(mktemp -d /tmp/parley-bench.XXXXXX)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 # CPU time (user + system, clock ticks) used so far by a process, or by PostgreSQL's postmaster
 # and its live backends.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -54,7 +53,6 @@ pg_ticks() {
   for pid in "$postmaster" $(pgrep -P "$postmaster"); do cat "/proc/$pid/stat" 2>/dev/null; done |
     awk '{t += $14 + $15} END {print t}'
 }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<" $2"; }
 # Waits until `curl` of $1 answers 2xx, for up to $2 seconds.
 wait_http() {
@@ -66,28 +64,13 @@ wait_http() {
   return 1
 }
 
-PIDS=()
-cleanup() {
-  # (a stopped server exits 143: not the script's status)
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null && { wait "$pid" 2>/dev/null || true; }; done
-  as_postgres "$PGBIN/pg_ctl" -D "$TMP/pg" -m immediate -w stop >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
 
 # --- tools ------------------------------------------------------------------------------------
 MISSING=()
 command -v wrk >/dev/null || MISSING+=(wrk)
 [ -x /usr/sbin/nginx ] || MISSING+=(nginx-light)
 command -v npm >/dev/null || MISSING+=(npm)
-[ -e /usr/include/benchmark/benchmark.h ] || MISSING+=(libbenchmark-dev)  # ingress_path_bench
-if [ ${#MISSING[@]} -gt 0 ]; then
-  log "installing ${MISSING[*]} (apt-get)"
-  SUDO=""
-  [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-    --no-install-recommends "${MISSING[@]}" >/dev/null
-fi
+bench_apt_install "${MISSING[@]}"
 PEER="$ROOT/bench/peers/bottender"
 # npm ci again whenever the lock file changed since the last install (a copy is kept as stamp).
 if ! cmp -s "$PEER/package-lock.json" "$PEER/node_modules/.parley-installed-lock" 2>/dev/null; then
@@ -97,27 +80,11 @@ if ! cmp -s "$PEER/package-lock.json" "$PEER/node_modules/.parley-installed-lock
 fi
 
 # --- build ------------------------------------------------------------------------------------
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  while [ ! -e /tmp/bench-build.rc ] && [ -z "${NO_WAIT_BENCH_BUILD:-}" ]; do
-    log "waiting for /tmp/bench-build.rc (the first Release build)"
-    sleep 30
-  done
-  log "building (Release) in $BUILD_DIR"
-  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPARLEY_BUILD_TESTS=OFF \
-    -DPARLEY_BUILD_BENCH=ON >/dev/null
-  ninja -C "$BUILD_DIR" -j2 parley-ingress parley-session ingress_bench_prepare \
-    ingress_path_bench ingress_stub_session >/dev/null
-fi
+bench_build parley-ingress parley-session ingress_bench_prepare ingress_path_bench \
+  ingress_stub_session
 
 # --- PostgreSQL, session, ingress --------------------------------------------------------------
-PG_PORT=$(free_port)
-[ "$(id -u)" = 0 ] && chown postgres: "$TMP"
-chmod 755 "$TMP"
-as_postgres "$PGBIN/initdb" -D "$TMP/pg" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
-as_postgres "$PGBIN/pg_ctl" -D "$TMP/pg" -l "$TMP/pg.log" -w \
-  -o "-p $PG_PORT -k $TMP -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
-"$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE parley"
-PG_URI="postgresql://postgres@127.0.0.1:$PG_PORT/parley"
+bench_pg_start
 psql_value() { "$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d parley -Atqc "$1"; }
 log "PostgreSQL on $PG_PORT"
 
@@ -253,22 +220,7 @@ echo "bottender $BOTTENDER"
 
 # --- pgbench -----------------------------------------------------------------------------------
 log "pgbench: $CONNECTIONS clients for ${SECONDS_RUN}s"
-psql_value "
-  CREATE TABLE bench_messages (
-    id uuid PRIMARY KEY DEFAULT gen_random_uuid(), conversation_id uuid NOT NULL,
-    dedup_key text NOT NULL UNIQUE, body text NOT NULL, created_at timestamptz DEFAULT now())"
-cat >"$TMP/insert.sql" <<'SQL'
-INSERT INTO bench_messages (conversation_id, dedup_key, body)
-VALUES (gen_random_uuid(), md5(random()::text || clock_timestamp()::text),
-        'Hello, my order has not arrived yet, can you check the shipping status?');
-SQL
-(cd "$TMP" && "$PGBIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U postgres -n -c "$CONNECTIONS" \
-  -j 2 -T "$SECONDS_RUN" -f insert.sql -l --log-prefix=pgb parley >"$TMP/pgbench.out" 2>&1)
-PG_TPS=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$TMP/pgbench.out" | tail -n 1)
-PG_TPS=$(printf "%.0f" "$PG_TPS")
-read -r PG_P50 PG_P99 < <(cat "$TMP"/pgb.* | awk '{print $3/1000}' | sort -n |
-  awk '{a[NR]=$1} END {i50=int(NR*0.5); i99=int(NR*0.99); if(i50<1)i50=1; if(i99<1)i99=1;
-       printf "%.2f %.2f\n", a[i50], a[i99]}')
+bench_pgbench_insert "$CONNECTIONS" "$SECONDS_RUN"
 echo "pgbench   tps=$PG_TPS p50_ms=$PG_P50 p99_ms=$PG_P99"
 
 # --- in-process path -----------------------------------------------------------------------------

@@ -23,40 +23,18 @@ AGENTS="${AGENTS:-50}"
 PRODUCERS="${PRODUCERS:-16}"
 SECONDS_RUN="${DURATION:-10}"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build/bench}"
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 TMP=$(mktemp -d /tmp/parley-bench.XXXXXX)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
-log() { printf '[bench] %s\n' "$*" >&2; }
 # CPU seconds (user + system) a process has used so far.
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 now() { date +%s.%N; }
 # Microseconds during which some runnable task waited for a CPU (Linux PSI), 0 without PSI.
 cpu_wait() { sed -n 's/^some .*total=\([0-9]*\)/\1/p' /proc/pressure/cpu 2>/dev/null || echo 0; }
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-PIDS=()
-cleanup() {
-  # (a stopped server exits 143: not the script's status)
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null && { wait "$pid" 2>/dev/null || true; }; done
-  as_postgres "$PGBIN/pg_ctl" -D "$TMP/pg" -m immediate -w stop >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  log "building (Release) in $BUILD_DIR"
-  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPARLEY_BUILD_TESTS=OFF \
-    -DPARLEY_BUILD_BENCH=ON >/dev/null
-  ninja -C "$BUILD_DIR" parley-router router_bench >/dev/null
-fi
-
-PG_PORT=$(free_port)
-[ "$(id -u)" = 0 ] && chown postgres: "$TMP"
-as_postgres "$PGBIN/initdb" -D "$TMP/pg" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
-as_postgres "$PGBIN/pg_ctl" -D "$TMP/pg" -l "$TMP/pg.log" -w \
-  -o "-p $PG_PORT -k $TMP -c listen_addresses=127.0.0.1" start >/dev/null
-"$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE parley"
+bench_build parley-router router_bench
+bench_pg_start
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
   --daemonize no >"$TMP/redis.log" 2>&1 &
@@ -72,7 +50,7 @@ ROUTER_PIDS=()
 for i in 1 2; do
   PORT=$(free_port)
   "$BUILD_DIR/services/router/parley-router" --grpc_address="127.0.0.1:$PORT" \
-    --metrics_address=127.0.0.1:0 --pg_uri="postgresql://postgres@127.0.0.1:$PG_PORT/parley" \
+    --metrics_address=127.0.0.1:0 --pg_uri="$PG_URI" \
     --redis_address="127.0.0.1:$REDIS_PORT" --session_address=127.0.0.1:1 \
     --definitions_poll_interval=200ms --log_level=error ${ROUTER_FLAGS:-} \
     >"$TMP/router-$i.log" 2>&1 &
