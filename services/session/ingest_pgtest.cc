@@ -1,5 +1,6 @@
 // IngestService's store on a real PostgreSQL: exactly-once storage, dead letters, per-customer
 // serialization, reopening after close, status ordering, and all-or-nothing batches.
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -28,6 +29,25 @@ class IngestPgTest : public SessionPgTest {
   int CountFor(const std::string& table, const std::string& page) {
     return Count(
         absl::StrCat("SELECT count(*) FROM session.", table, " WHERE endpoint_id = '", page, "'"));
+  }
+  // Ingests make(i) for i in [0, n) from n threads at once, through the fixture's store or, with
+  // `store_per_call`, a store of each call's own; the results in call order.
+  std::vector<absl::StatusOr<v1::IngestResponse>> IngestConcurrently(
+      int n, const std::function<v1::IngestRequest(int)>& make, bool store_per_call = false) {
+    std::vector<absl::StatusOr<v1::IngestResponse>> results(n, absl::UnknownError("not run"));
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i) {
+      threads.emplace_back([&, i] {
+        if (!store_per_call) {
+          results[i] = store_.Ingest(make(i));
+          return;
+        }
+        PgIngestStore own(pool());
+        results[i] = own.Ingest(make(i));
+      });
+    }
+    for (auto& t : threads) t.join();
+    return results;
   }
   // The 16 concurrent ingests of one new customer stored every message in one conversation.
   void ExpectSixteenInOneConversation(
@@ -161,15 +181,9 @@ TEST_F(IngestPgTest, AValuePostgresqlRefusesDeadLettersOnlyItsEvent) {
 
 TEST_F(IngestPgTest, SixteenConcurrentIngestsForANewCustomerOpenOneConversation) {
   const std::string page = Unique("p"), user = Unique("u");
-  std::vector<std::thread> threads;
-  std::vector<absl::StatusOr<v1::IngestResponse>> results(16, absl::UnknownError("not run"));
-  for (int i = 0; i < 16; ++i) {
-    threads.emplace_back([&, i] {
-      PgIngestStore store(pool());
-      results[i] = store.Ingest(TextBatch(page, user, Unique("m"), absl::StrCat("msg ", i)));
-    });
-  }
-  for (auto& t : threads) t.join();
+  const auto results = IngestConcurrently(
+      16, [&](int i) { return TextBatch(page, user, Unique("m"), absl::StrCat("msg ", i)); },
+      /*store_per_call=*/true);
   ExpectSixteenInOneConversation(page, results);
   EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM session.contacts ct JOIN "
                                "session.channel_identities i ON i.contact_id = ct.id WHERE "
@@ -262,19 +276,14 @@ TEST_F(IngestPgTest, GroupCommitDeadLettersOnlyTheCallPostgresqlRefuses) {
   const std::string page = Unique("p");
   constexpr int kCalls = 24;
   constexpr int kOdd = 7;
-  std::vector<std::thread> threads;
-  std::vector<absl::StatusOr<v1::IngestResponse>> results(kCalls, absl::UnknownError("not run"));
-  for (int i = 0; i < kCalls; ++i) {
-    threads.emplace_back([&, i] {
-      v1::IngestRequest batch = TextBatch(page, Unique("u"), Unique("m"), absl::StrCat("msg ", i));
-      if (i == kOdd) {
-        batch.mutable_events(0)->mutable_provider_time()->set_seconds(
-            int64_t{100000000000000});  // beyond timestamptz
-      }
-      results[i] = store_.Ingest(batch);
-    });
-  }
-  for (auto& t : threads) t.join();
+  const auto results = IngestConcurrently(kCalls, [&](int i) {
+    v1::IngestRequest batch = TextBatch(page, Unique("u"), Unique("m"), absl::StrCat("msg ", i));
+    if (i == kOdd) {
+      batch.mutable_events(0)->mutable_provider_time()->set_seconds(
+          int64_t{100000000000000});  // beyond timestamptz
+    }
+    return batch;
+  });
   for (int i = 0; i < kCalls; ++i) {
     ASSERT_TRUE(results[i].ok()) << results[i].status();
     ASSERT_EQ(results[i]->results_size(), 1);
@@ -293,13 +302,8 @@ TEST_F(IngestPgTest, GroupCommitDeadLettersOnlyTheCallPostgresqlRefuses) {
 TEST_F(IngestPgTest, GroupCommitStoresConcurrentCallsWithOneDedupKeyOnce) {
   const std::string page = Unique("p"), user = Unique("u"), mid = Unique("m");
   constexpr int kCalls = 16;
-  std::vector<std::thread> threads;
-  std::vector<absl::StatusOr<v1::IngestResponse>> results(kCalls, absl::UnknownError("not run"));
-  for (int i = 0; i < kCalls; ++i) {
-    threads.emplace_back(
-        [&, i] { results[i] = store_.Ingest(TextBatch(page, user, mid, "same")); });
-  }
-  for (auto& t : threads) t.join();
+  const auto results =
+      IngestConcurrently(kCalls, [&](int) { return TextBatch(page, user, mid, "same"); });
   int stored = 0;
   std::string message_id;
   for (const auto& r : results) {
@@ -322,13 +326,8 @@ TEST_F(IngestPgTest, GroupCommitStoresConcurrentCallsWithOneDedupKeyOnceInARemem
   const std::string page = Unique("p"), user = Unique("u"), mid = Unique("m");
   MustIngest(TextBatch(page, user, Unique("m"), "first"));
   constexpr int kCalls = 16;
-  std::vector<std::thread> threads;
-  std::vector<absl::StatusOr<v1::IngestResponse>> results(kCalls, absl::UnknownError("not run"));
-  for (int i = 0; i < kCalls; ++i) {
-    threads.emplace_back(
-        [&, i] { results[i] = store_.Ingest(TextBatch(page, user, mid, "same")); });
-  }
-  for (auto& t : threads) t.join();
+  const auto results =
+      IngestConcurrently(kCalls, [&](int) { return TextBatch(page, user, mid, "same"); });
   int stored = 0;
   for (const auto& r : results) {
     ASSERT_TRUE(r.ok()) << r.status();
@@ -345,14 +344,8 @@ TEST_F(IngestPgTest, GroupCommitStoresConcurrentCallsWithOneDedupKeyOnceInARemem
 TEST_F(IngestPgTest, GroupCommitStoresConcurrentMessagesOfOneRememberedCustomerInOneConversation) {
   const std::string page = Unique("p"), user = Unique("u");
   MustIngest(TextBatch(page, user, Unique("m"), "first"));
-  std::vector<std::thread> threads;
-  std::vector<absl::StatusOr<v1::IngestResponse>> results(15, absl::UnknownError("not run"));
-  for (int i = 0; i < 15; ++i) {
-    threads.emplace_back([&, i] {
-      results[i] = store_.Ingest(TextBatch(page, user, Unique("m"), absl::StrCat("msg ", i)));
-    });
-  }
-  for (auto& t : threads) t.join();
+  const auto results = IngestConcurrently(
+      15, [&](int i) { return TextBatch(page, user, Unique("m"), absl::StrCat("msg ", i)); });
   for (const auto& r : results) {
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->results(0).outcome(), INGEST_OUTCOME_STORED);
@@ -367,14 +360,8 @@ TEST_F(IngestPgTest, GroupCommitStoresConcurrentMessagesOfOneRememberedCustomerI
 
 TEST_F(IngestPgTest, GroupCommitOpensOneConversationForSixteenConcurrentCalls) {
   const std::string page = Unique("p"), user = Unique("u");
-  std::vector<std::thread> threads;
-  std::vector<absl::StatusOr<v1::IngestResponse>> results(16, absl::UnknownError("not run"));
-  for (int i = 0; i < 16; ++i) {
-    threads.emplace_back([&, i] {
-      results[i] = store_.Ingest(TextBatch(page, user, Unique("m"), absl::StrCat("msg ", i)));
-    });
-  }
-  for (auto& t : threads) t.join();
+  const auto results = IngestConcurrently(
+      16, [&](int i) { return TextBatch(page, user, Unique("m"), absl::StrCat("msg ", i)); });
   ExpectSixteenInOneConversation(page, results);
 }
 
