@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "boost/asio/co_spawn.hpp"
 #include "boost/asio/redirect_error.hpp"
 #include "boost/asio/use_awaitable.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
@@ -180,7 +181,15 @@ class Connection {
     const unsigned version = in.version();
     const bool wants_keep_alive = in.keep_alive();
     const Request request = ToRequest(std::move(in), peer_);
-    Response response = Dispatch(match, request);
+    Response response;
+    if (match.runs == Runs::kBlocking) {
+      // On a handler thread; this connection's coroutine resumes on its own strand afterwards.
+      response = co_await net::co_spawn(
+          env_.handlers, [&]() -> net::awaitable<Response> { co_return Dispatch(match, request); },
+          net::use_awaitable);
+    } else {
+      response = Dispatch(match, request);
+    }
     const int status = response.status;
     const bool keep_alive = wants_keep_alive && !env_.drain.draining();
     const bool written = co_await Write(std::move(response), version, keep_alive);

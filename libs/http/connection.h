@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "boost/asio/awaitable.hpp"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/thread_pool.hpp"
 #include "libs/http/router.h"
 #include "libs/http/server.h"
 
@@ -37,6 +38,7 @@ struct Env {
   const Options& options;
   const Router& router;
   Drain& drain;
+  boost::asio::thread_pool& handlers;  // runs the Runs::kBlocking handlers
 };
 
 // Serves `socket` until the client closes it, a timeout or an error response closes it, or the

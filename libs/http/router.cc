@@ -8,9 +8,11 @@
 
 namespace parley::http {
 
-Router& Router::Handle(absl::string_view method, absl::string_view path, Handler handler) {
+Router& Router::Handle(absl::string_view method, absl::string_view path, Handler handler,
+                       Runs runs) {
   auto& methods = routes_[std::string(path)];
-  const bool inserted = methods.emplace(std::string(method), std::move(handler)).second;
+  const bool inserted =
+      methods.emplace(std::string(method), Entry{std::move(handler), runs}).second;
   if (!inserted) {
     std::fprintf(stderr, "http: route %s %s registered twice\n", std::string(method).c_str(),
                  std::string(path).c_str());
@@ -19,12 +21,12 @@ Router& Router::Handle(absl::string_view method, absl::string_view path, Handler
   return *this;
 }
 
-Router& Router::Get(absl::string_view path, Handler handler) {
-  return Handle("GET", path, std::move(handler));
+Router& Router::Get(absl::string_view path, Handler handler, Runs runs) {
+  return Handle("GET", path, std::move(handler), runs);
 }
 
-Router& Router::Post(absl::string_view path, Handler handler) {
-  return Handle("POST", path, std::move(handler));
+Router& Router::Post(absl::string_view path, Handler handler, Runs runs) {
+  return Handle("POST", path, std::move(handler), runs);
 }
 
 Router::Match Router::Find(absl::string_view method, absl::string_view path) const {
@@ -34,7 +36,8 @@ Router::Match Router::Find(absl::string_view method, absl::string_view path) con
   Match match{.route = &route->first};
   const auto handler = route->second.find(method);
   if (handler != route->second.end()) {
-    match.handler = &handler->second;
+    match.handler = &handler->second.handler;
+    match.runs = handler->second.runs;
     return match;
   }
   match.allow = absl::StrJoin(

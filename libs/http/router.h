@@ -13,10 +13,14 @@
 
 namespace parley::http {
 
-// Answers one request. Called on one of the server's threads, possibly concurrently with
-// itself; it may block, but for a bounded time (each blocked call holds a server thread).
-// An exception becomes a 500 response.
+// Answers one request, possibly concurrently with itself. An exception becomes a 500 response.
 using Handler = std::function<Response(const Request&)>;
+
+// Where a handler runs. kInline: on a connection thread; it must not wait for anything (a
+// probe, a lookup in memory). kBlocking: on the server's handler threads, for handlers that
+// wait on another service (a webhook waiting for its commit); the connection threads go on
+// serving every other connection and the inline routes meanwhile.
+enum class Runs { kInline, kBlocking };
 
 class Router {
  public:
@@ -25,20 +29,26 @@ class Router {
   // that starts with the part before the '*' and goes on after it, unless an exact route
   // matches; the longest prefix wins. Its label (Match::route) stays the registered pattern.
   // Registering the same method and path twice is a programming error and aborts.
-  Router& Handle(absl::string_view method, absl::string_view path, Handler handler);
-  Router& Get(absl::string_view path, Handler handler);
-  Router& Post(absl::string_view path, Handler handler);
+  Router& Handle(absl::string_view method, absl::string_view path, Handler handler,
+                 Runs runs = Runs::kInline);
+  Router& Get(absl::string_view path, Handler handler, Runs runs = Runs::kInline);
+  Router& Post(absl::string_view path, Handler handler, Runs runs = Runs::kInline);
 
   struct Match {
     const Handler* handler = nullptr;    // null when nothing answers this method on this path
     const std::string* route = nullptr;  // the registered path; null when the path is unknown
     std::string allow;                   // the path's methods ("GET, POST") when handler is null
+    Runs runs = Runs::kInline;           // where `handler` runs
   };
   Match Find(absl::string_view method, absl::string_view path) const;
 
  private:
+  struct Entry {
+    Handler handler;
+    Runs runs;
+  };
   // path -> method -> handler
-  using Routes = std::map<std::string, std::map<std::string, Handler, std::less<>>, std::less<>>;
+  using Routes = std::map<std::string, std::map<std::string, Entry, std::less<>>, std::less<>>;
   Routes::const_iterator FindPrefix(absl::string_view path) const;
   Routes routes_;
 };

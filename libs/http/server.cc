@@ -1,5 +1,6 @@
 #include "libs/http/server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "boost/asio/redirect_error.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/strand.hpp"
+#include "boost/asio/thread_pool.hpp"
 #include "boost/asio/use_awaitable.hpp"
 #include "libs/common/log.h"
 #include "libs/http/connection.h"
@@ -67,7 +69,10 @@ struct Server::Impl {
   const Options options;
   const Router router;
   internal::Drain drain;
-  const internal::Env env{options, router, drain};
+  // Runs the blocking handlers; created with the server, joined by Shutdown.
+  std::unique_ptr<net::thread_pool> handlers =
+      std::make_unique<net::thread_pool>(std::max(options.handler_threads, 1));
+  const internal::Env env{options, router, drain, *handlers};
   // Declared after what the connections use: destroying the context destroys them.
   std::unique_ptr<net::io_context> ioc;
   std::unique_ptr<tcp::acceptor> acceptor;
@@ -105,6 +110,9 @@ int Server::port() const { return impl_->port; }
 absl::Status Server::Start() {
   Impl& s = *impl_;
   if (s.options.threads < 1) return absl::InvalidArgumentError("http: threads must be >= 1");
+  if (s.options.handler_threads < 1) {
+    return absl::InvalidArgumentError("http: handler_threads must be >= 1");
+  }
   auto ioc = std::make_unique<net::io_context>(s.options.threads);
   absl::StatusOr<tcp::endpoint> endpoint = ParseEndpoint(*ioc, s.options.address);
   if (!endpoint.ok()) return endpoint.status();
@@ -141,6 +149,7 @@ void Server::Shutdown(absl::Duration grace) {
   s.ioc->stop();
   for (std::thread& t : s.threads) t.join();
   s.threads.clear();
+  s.handlers->join();  // a blocking handler still running after the grace: waited for
   s.acceptor.reset();
   s.ioc.reset();  // destroys the remaining connections, which closes them
 }

@@ -1,7 +1,8 @@
 // An HTTP/1.1 server on Boost.Beast and Asio for the endpoints providers call (webhooks) and
 // Kubernetes probes. Connections are served asynchronously on a small pool of threads, so a
-// client that trickles its request holds a socket and a timer but never a thread; handlers
-// run on those threads and may block briefly. What it guarantees:
+// client that trickles its request holds a socket and a timer but never a thread; inline
+// handlers run on those threads, blocking ones (Runs::kBlocking) on handler threads of their
+// own, so that webhooks waiting for a commit never keep a probe waiting. What it guarantees:
 //   - keep-alive (HTTP/1.1 default, HTTP/1.0 on request) and Expect: 100-continue;
 //   - 413 when Content-Length or a chunked body goes past max_body_bytes, 431 for a header
 //     over 16 KiB, 400 for a malformed request (these three close the connection: the rest
@@ -39,8 +40,11 @@ struct Options {
   // host:port to listen on; the host a name, an IPv4 or a bracketed IPv6 address. Port 0
   // picks a free port.
   std::string address = "0.0.0.0:8080";
-  // Threads that run the connections and the handlers.
+  // Threads that run the connections and the inline handlers.
   int threads = 2;
+  // Threads that run the blocking handlers: at most this many run at once, the others' requests
+  // wait (their connections idle, no thread held) until one is free.
+  int handler_threads = 4;
   size_t max_body_bytes = 1 << 20;
   absl::Duration header_timeout = absl::Seconds(10);
   absl::Duration body_timeout = absl::Seconds(30);

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace parley::http {
@@ -127,6 +128,9 @@ class ServerTest : public ::testing::Test {
     });
     router.Get("/boom", [](const Request&) -> Response { throw std::runtime_error("kaboom"); });
     for (auto& [path, handler] : extra_routes_) router.Get(path, std::move(handler));
+    for (auto& [path, handler] : blocking_routes_) {
+      router.Get(path, std::move(handler), Runs::kBlocking);
+    }
     options.address = "127.0.0.1:0";
     options.observer = [this](absl::string_view method, absl::string_view route, int status,
                               double) {
@@ -141,6 +145,7 @@ class ServerTest : public ::testing::Test {
   int port() const { return server_->port(); }
 
   std::vector<std::pair<std::string, Handler>> extra_routes_;
+  std::vector<std::pair<std::string, Handler>> blocking_routes_;  // Runs::kBlocking
   std::mutex mu_;
   Request last_request_;
   std::vector<Observed> observed_;
@@ -301,6 +306,35 @@ TEST_F(ServerTest, SlowClientsDoNotHoldTheThreads) {
   Client c(port());
   c.Send(Get("/hello"));
   EXPECT_EQ(c.Read().status, 200);
+}
+
+// Webhooks wait for their commit on the handler threads; a probe on the one connection thread
+// is answered while every handler thread is taken and more blocking requests queue behind them.
+TEST_F(ServerTest, BlockingHandlersDoNotHoldTheConnectionThreads) {
+  std::atomic<int> entered{0};
+  absl::Notification release;
+  blocking_routes_.emplace_back("/wait", [&](const Request&) {
+    ++entered;
+    release.WaitForNotification();
+    return Text(200, "done\n");
+  });
+  StartServer({.threads = 1, .handler_threads = 2});
+  std::vector<std::unique_ptr<Client>> waiting;
+  for (int i = 0; i < 3; ++i) {
+    waiting.push_back(std::make_unique<Client>(port()));
+    waiting.back()->Send(Get("/wait"));
+  }
+  // (A server that ran them on the connection thread would never start the second one.)
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (entered.load() < 2 && absl::Now() < give_up) std::this_thread::yield();
+  ASSERT_EQ(entered.load(), 2);
+  Client probe(port());
+  probe.Send(Get("/hello"));
+  EXPECT_EQ(probe.Read().status, 200);
+  EXPECT_EQ(entered.load(), 2);  // the third still waits for a handler thread
+  release.Notify();
+  for (auto& c : waiting) EXPECT_EQ(c->Read().body, "done\n");
+  EXPECT_EQ(entered.load(), 3);
 }
 
 TEST_F(ServerTest, HandlerExceptionIs500AndTheServerGoesOn) {

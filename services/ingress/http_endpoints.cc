@@ -50,8 +50,8 @@ std::vector<Setting> HttpSettings() {
       {"http_address", "0.0.0.0:8080", "HTTP listen address of the provider webhooks"},
       {"http_max_body_bytes", "1048576", "largest webhook body accepted; larger ones get 413"},
       {"http_threads", "16",
-       "threads serving HTTP connections and running webhook handlers: at most this many "
-       "webhooks wait for session at once (match session's pg_pool_size)"},
+       "threads running webhook handlers: at most this many webhooks wait for session at "
+       "once (match session's pg_pool_size); connections and probes have threads of their own"},
   };
 }
 
@@ -92,7 +92,8 @@ absl::StatusOr<std::unique_ptr<service::Component>> NewHttpComponent(service::Co
   if (!threads.ok()) return threads.status();
   http::Options options{
       .address = context.config.Get("http_address"),
-      .threads = *threads,
+      .threads = 2,
+      .handler_threads = *threads,
       .max_body_bytes = static_cast<size_t>(*max_body),
       .observer = HttpMetrics(context.metrics),
   };

@@ -387,13 +387,19 @@ absl::StatusOr<std::shared_ptr<WebhookHandlers>> NewWebhookHandlers(
       WebhookOptions{.public_base_url = std::move(public_base_url), .ingest_deadline = *timeout});
 }
 
+// Verification answers from memory; the event webhooks wait for session's commit, on the HTTP
+// server's handler threads (never holding the threads that answer /healthz and /readyz).
 void AddWebhookRoutes(http::Router& router, std::shared_ptr<const WebhookHandlers> handlers) {
   router.Get("/webhooks/messenger/*",
              [handlers](const http::Request& r) { return handlers->MessengerVerify(r); });
-  router.Post("/webhooks/messenger/*",
-              [handlers](const http::Request& r) { return handlers->MessengerEvents(r); });
-  router.Post("/webhooks/twilio/*",
-              [handlers](const http::Request& r) { return handlers->TwilioWebhook(r); });
+  router.Post(
+      "/webhooks/messenger/*",
+      [handlers](const http::Request& r) { return handlers->MessengerEvents(r); },
+      http::Runs::kBlocking);
+  router.Post(
+      "/webhooks/twilio/*",
+      [handlers](const http::Request& r) { return handlers->TwilioWebhook(r); },
+      http::Runs::kBlocking);
 }
 
 }  // namespace parley::ingress
