@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "gtest/gtest.h"
+#include "libs/testing/metrics.h"
 #include "prometheus/registry.h"
 
 namespace parley::ingress {
@@ -32,23 +33,14 @@ TEST(HttpMetricsTest, CountsByRouteAndCodeAndObservesLatency) {
   observe("GET", "/readyz", 200, 0.002);
   observe("GET", "/readyz", 503, 0.001);
   observe("GET", "/readyz", 503, 0.001);
-  std::map<std::string, double> counts;
-  uint64_t observations = 0;
-  for (const prometheus::MetricFamily& family : registry.Collect()) {
-    for (const prometheus::ClientMetric& m : family.metric) {
-      if (family.name == "parley_http_requests_total") {
-        std::string labels;
-        for (const auto& l : m.label) labels += l.name + "=" + l.value + ";";
-        counts[labels] = m.counter.value;
-      }
-      if (family.name == "parley_http_request_seconds") {
-        observations += m.histogram.sample_count;
-      }
-    }
-  }
-  EXPECT_EQ(counts["code=200;route=/readyz;"], 1);
-  EXPECT_EQ(counts["code=503;route=/readyz;"], 2);
-  EXPECT_EQ(observations, 3u);
+  using parley::testing::MetricSample;
+  EXPECT_EQ(
+      MetricSample(registry, "parley_http_requests_total", {{"code", "200"}, {"route", "/readyz"}}),
+      1);
+  EXPECT_EQ(
+      MetricSample(registry, "parley_http_requests_total", {{"code", "503"}, {"route", "/readyz"}}),
+      2);
+  EXPECT_EQ(MetricSample(registry, "parley_http_request_seconds", {{"route", "/readyz"}}), 3);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "libs/common/executor.h"
+#include "libs/testing/metrics.h"
 #include "parley/ingress/v1/ingress.grpc.pb.h"
 #include "prometheus/registry.h"
 #include "services/ingress/channel_config_service.h"
@@ -364,19 +365,10 @@ TEST_F(ProviderGatewayTest, FetchInboundMediaChecksAndReportsTheMissingStore) {
 TEST_F(ProviderGatewayTest, SendsAreCountedByChannelAndResult) {
   v1::SendMessageResponse resp;
   ASSERT_TRUE(Send(Messenger("count me"), &resp).ok());
-  double accepted = 0;
-  for (const auto& family : registry_->Collect()) {
-    if (family.name != "parley_ingress_outbound_sends_total") continue;
-    for (const auto& m : family.metric) {
-      bool messenger = false, ok = false;
-      for (const auto& l : m.label) {
-        messenger |= l.name == "channel" && l.value == "messenger";
-        ok |= l.name == "result" && l.value == "accepted";
-      }
-      if (messenger && ok) accepted = m.counter.value;
-    }
-  }
-  EXPECT_GE(accepted, 1);
+  EXPECT_GE(parley::testing::MetricSample(*registry_, "parley_ingress_outbound_sends_total",
+                                          {{"channel", "messenger"}, {"result", "accepted"}})
+                .value_or(0),
+            1);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "libs/common/executor.h"
 #include "libs/grpc/server_runner.h"
+#include "libs/testing/metrics.h"
 #include "libs/testing/servers.h"
 #include "prometheus/metric_family.h"
 #include "prometheus/registry.h"
@@ -578,29 +579,7 @@ TEST_F(PublishTest, RejectsBadRequests) {
   }
 }
 
-// The value of one sample of the registry; nullopt when there is no such sample.
-std::optional<double> Sample(prometheus::Registry& registry, const std::string& name,
-                             const std::map<std::string, std::string>& labels = {}) {
-  for (const prometheus::MetricFamily& family : registry.Collect()) {
-    if (family.name != name) continue;
-    for (const prometheus::ClientMetric& metric : family.metric) {
-      std::map<std::string, std::string> have;
-      for (const prometheus::ClientMetric::Label& l : metric.label) have[l.name] = l.value;
-      if (have != labels) continue;
-      switch (family.type) {
-        case prometheus::MetricType::Counter:
-          return metric.counter.value;
-        case prometheus::MetricType::Gauge:
-          return metric.gauge.value;
-        case prometheus::MetricType::Histogram:
-          return static_cast<double>(metric.histogram.sample_count);
-        default:
-          return std::nullopt;
-      }
-    }
-  }
-  return std::nullopt;
-}
+using parley::testing::MetricSample;
 
 class MetricsTest : public AgentEventsTest {
  protected:
@@ -634,32 +613,35 @@ TEST_F(MetricsTest, CollectorReadsQueuesPresenceAndCapacityFromTheEngineKeys) {
 
   RouterMetricsCollector collector(*pool_, keys, definitions_, *metrics_);
   ASSERT_TRUE(collector.CollectOnce(now).ok());
-  EXPECT_EQ(Sample(registry_, "parley_router_queue_depth", {{"queue_id", kQueue1}}), 2);
-  EXPECT_EQ(Sample(registry_, "parley_router_queue_oldest_wait_seconds", {{"queue_id", kQueue1}}),
-            90);
-  EXPECT_EQ(Sample(registry_, "parley_router_queue_depth", {{"queue_id", kQueue2}}), 0);
-  EXPECT_EQ(Sample(registry_, "parley_router_queue_oldest_wait_seconds", {{"queue_id", kQueue2}}),
-            0);
-  EXPECT_EQ(Sample(registry_, "parley_router_agents", {{"presence", "available"}}), 1);
-  EXPECT_EQ(Sample(registry_, "parley_router_agents", {{"presence", "offline"}}), 1);
-  EXPECT_EQ(Sample(registry_, "parley_router_agents", {{"presence", "busy"}}), 0);
-  EXPECT_EQ(Sample(registry_, "parley_router_capacity_units", {{"kind", "used"}}), 2);
-  EXPECT_EQ(Sample(registry_, "parley_router_capacity_units", {{"kind", "total"}}), 5);
+  EXPECT_EQ(MetricSample(registry_, "parley_router_queue_depth", {{"queue_id", kQueue1}}), 2);
+  EXPECT_EQ(
+      MetricSample(registry_, "parley_router_queue_oldest_wait_seconds", {{"queue_id", kQueue1}}),
+      90);
+  EXPECT_EQ(MetricSample(registry_, "parley_router_queue_depth", {{"queue_id", kQueue2}}), 0);
+  EXPECT_EQ(
+      MetricSample(registry_, "parley_router_queue_oldest_wait_seconds", {{"queue_id", kQueue2}}),
+      0);
+  EXPECT_EQ(MetricSample(registry_, "parley_router_agents", {{"presence", "available"}}), 1);
+  EXPECT_EQ(MetricSample(registry_, "parley_router_agents", {{"presence", "offline"}}), 1);
+  EXPECT_EQ(MetricSample(registry_, "parley_router_agents", {{"presence", "busy"}}), 0);
+  EXPECT_EQ(MetricSample(registry_, "parley_router_capacity_units", {{"kind", "used"}}), 2);
+  EXPECT_EQ(MetricSample(registry_, "parley_router_capacity_units", {{"kind", "total"}}), 5);
 
   // A queue deleted from the definitions disappears from the metrics.
   auto fewer = std::make_shared<RoutingSnapshot>(*snapshot);
   fewer->queues.erase(kQueue2);
   definitions_.Set(fewer);
   ASSERT_TRUE(collector.CollectOnce(now).ok());
-  EXPECT_EQ(Sample(registry_, "parley_router_queue_depth", {{"queue_id", kQueue2}}), std::nullopt);
-  EXPECT_EQ(Sample(registry_, "parley_router_queue_depth", {{"queue_id", kQueue1}}), 2);
+  EXPECT_EQ(MetricSample(registry_, "parley_router_queue_depth", {{"queue_id", kQueue2}}),
+            std::nullopt);
+  EXPECT_EQ(MetricSample(registry_, "parley_router_queue_depth", {{"queue_id", kQueue1}}), 2);
 
   // Redis away: the round fails with UNAVAILABLE and keeps the last values.
   ASSERT_TRUE(redis_server_->Stop().ok());
   absl::Status down = collector.CollectOnce(now);
   for (int i = 0; i < 3 && down.ok(); ++i) down = collector.CollectOnce(now);
   EXPECT_EQ(down.code(), absl::StatusCode::kUnavailable) << down;
-  EXPECT_EQ(Sample(registry_, "parley_router_queue_depth", {{"queue_id", kQueue1}}), 2);
+  EXPECT_EQ(MetricSample(registry_, "parley_router_queue_depth", {{"queue_id", kQueue1}}), 2);
   ASSERT_TRUE(redis_server_->Resume().ok());
 }
 
@@ -668,22 +650,23 @@ TEST_F(MetricsTest, EngineCountersAndStreamGauge) {
   metrics_->OfferEnded(OfferOutcome::kExpired);
   metrics_->OfferEnded(OfferOutcome::kExpired);
   metrics_->Assigned(kQueue1, absl::Seconds(12));
-  EXPECT_EQ(Sample(registry_, "parley_router_offers_total", {{"outcome", "accepted"}}), 1);
-  EXPECT_EQ(Sample(registry_, "parley_router_offers_total", {{"outcome", "expired"}}), 2);
-  EXPECT_EQ(Sample(registry_, "parley_router_offers_total", {{"outcome", "rejected"}}), 0);
-  EXPECT_EQ(Sample(registry_, "parley_router_time_to_assign_seconds", {{"queue_id", kQueue1}}), 1);
+  EXPECT_EQ(MetricSample(registry_, "parley_router_offers_total", {{"outcome", "accepted"}}), 1);
+  EXPECT_EQ(MetricSample(registry_, "parley_router_offers_total", {{"outcome", "expired"}}), 2);
+  EXPECT_EQ(MetricSample(registry_, "parley_router_offers_total", {{"outcome", "rejected"}}), 0);
+  EXPECT_EQ(
+      MetricSample(registry_, "parley_router_time_to_assign_seconds", {{"queue_id", kQueue1}}), 1);
 
   StreamClient client(*stub_, kAgent, "");
   ASSERT_TRUE(client.WaitReady());
-  EXPECT_EQ(Sample(registry_, "parley_router_agent_event_streams"), 1);
+  EXPECT_EQ(MetricSample(registry_, "parley_router_agent_event_streams"), 1);
   Append(1);
   ASSERT_TRUE(client.WaitForEvents(1));
-  EXPECT_TRUE(
-      WaitUntil([&] { return Sample(registry_, "parley_router_agent_events_sent_total") == 1; }));
+  EXPECT_TRUE(WaitUntil(
+      [&] { return MetricSample(registry_, "parley_router_agent_events_sent_total") == 1; }));
   client.Cancel();
   ASSERT_TRUE(client.WaitForEnd().has_value());
   EXPECT_TRUE(
-      WaitUntil([&] { return Sample(registry_, "parley_router_agent_event_streams") == 0; }));
+      WaitUntil([&] { return MetricSample(registry_, "parley_router_agent_event_streams") == 0; }));
 }
 
 // The engine's own events (offer, assignment) reach an open stream, and

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
+#include "libs/testing/metrics.h"
 #include "libs/testing/servers.h"
 #include "parley/session/v1/session.pb.h"
 #include "prometheus/registry.h"
@@ -632,24 +633,7 @@ TEST_F(EngineTest, ScriptsComeBackAfterScriptFlush) {
   EXPECT_EQ(depth->integer, 2);
 }
 
-// The value of a counter, or the sample count of a histogram, with exactly these labels; -1
-// when the registry has no such sample.
-double Sample(prometheus::Registry& registry, const std::string& name,
-              const std::map<std::string, std::string>& labels) {
-  for (const prometheus::MetricFamily& family : registry.Collect()) {
-    if (family.name != name) continue;
-    for (const prometheus::ClientMetric& metric : family.metric) {
-      std::map<std::string, std::string> have;
-      for (const prometheus::ClientMetric::Label& l : metric.label) have[l.name] = l.value;
-      if (have != labels) continue;
-      if (family.type == prometheus::MetricType::Histogram) {
-        return static_cast<double>(metric.histogram.sample_count);
-      }
-      return metric.counter.value;
-    }
-  }
-  return -1;
-}
+using parley::testing::MetricSample;
 
 TEST_F(EngineTest, MetricsCountOfferOutcomesAndTimeToAssign) {
   const std::string q = b_.Queue();
@@ -662,7 +646,7 @@ TEST_F(EngineTest, MetricsCountOfferOutcomesAndTimeToAssign) {
   RouterMetrics metrics(registry);
   RedisEngine& e = Engine({}, &metrics);
   auto offers = [&](const std::string& outcome) {
-    return Sample(registry, "parley_router_offers_total", {{"outcome", outcome}});
+    return MetricSample(registry, "parley_router_offers_total", {{"outcome", outcome}});
   };
   auto last_offer = [&](const std::string& agent) {
     std::vector<v1::AgentEvent> ev = Events(agent);
@@ -675,7 +659,7 @@ TEST_F(EngineTest, MetricsCountOfferOutcomesAndTimeToAssign) {
   Enqueue(e, ws, NowMs() - 2000);  // waited two seconds already
   ASSERT_TRUE(e.AcceptOffer(last_offer(a1), a1).ok());
   EXPECT_EQ(offers("accepted"), 1);
-  EXPECT_EQ(Sample(registry, "parley_router_time_to_assign_seconds", {{"queue_id", q}}), 1);
+  EXPECT_EQ(MetricSample(registry, "parley_router_time_to_assign_seconds", {{"queue_id", q}}), 1);
 
   Enqueue(e, ws);  // a1 is full: offered to a2
   Available(e, a2);
@@ -691,7 +675,7 @@ TEST_F(EngineTest, MetricsCountOfferOutcomesAndTimeToAssign) {
   ASSERT_TRUE(e.SetPresence(a2, v1::PRESENCE_AWAY).ok());
   EXPECT_EQ(offers("withdrawn"), 1);
   EXPECT_EQ(offers("accepted"), 1);
-  EXPECT_EQ(Sample(registry, "parley_router_time_to_assign_seconds", {{"queue_id", q}}), 1);
+  EXPECT_EQ(MetricSample(registry, "parley_router_time_to_assign_seconds", {{"queue_id", q}}), 1);
 }
 
 TEST_F(EngineTest, LeavingAQueueWithdrawsItsOffersAndReoffersThem) {
@@ -732,7 +716,7 @@ TEST_F(EngineTest, LeavingAQueueWithdrawsItsOffersAndReoffersThem) {
   ASSERT_EQ(ev2.size(), 1u);
   EXPECT_EQ(ev2[0].offer().offer().conversation_id(), conv);
   EXPECT_EQ(Status(e, a2).capacity_used(), 1);
-  EXPECT_EQ(Sample(registry, "parley_router_offers_total", {{"outcome", "withdrawn"}}), 1);
+  EXPECT_EQ(MetricSample(registry, "parley_router_offers_total", {{"outcome", "withdrawn"}}), 1);
 }
 
 // Many enqueues at once on one replica: the calls that find a pass running only ask it to look
