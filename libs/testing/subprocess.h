@@ -40,7 +40,13 @@ class Subprocess {
 absl::Status RunCommand(const std::vector<std::string>& argv, const std::string& log_path,
                         absl::Duration timeout = absl::Seconds(120));
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+// A TCP port on 127.0.0.1 that was free a moment ago, picked at random in
+// [kFirstTestPort, kLastTestPort]: below Linux's ephemeral range (32768-60999 by default), from
+// which every outgoing connection of every process takes its local port. A port from bind(0)
+// lies in that range, and a test's own client connections could take it in the moment before
+// the service under test binds it (seen in CI: "cannot listen on 127.0.0.1:56135").
+inline constexpr int kFirstTestPort = 20000;
+inline constexpr int kLastTestPort = 32000;
 int PickFreePort();
 
 // A new empty directory under $TMPDIR (or /tmp).
