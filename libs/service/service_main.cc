@@ -135,6 +135,13 @@ int Serve(const Config& config, const Spec& spec, const Runtime& rt, pg::Pool& p
   }
 
   std::vector<DependencyProbe> probes = {PgProbe(pool, spec, rt.migrate_on_start)};
+  // Migrate before the background loops start, so that a first start does not greet the
+  // operator with "relation does not exist" from each of them. When PostgreSQL is down now,
+  // the readiness probe migrates as soon as it answers.
+  if (absl::Status s = probes[0].check(); !s.ok()) {
+    log::Warn("postgresql not ready at start; serving NOT_SERVING until it is",
+              {{"error", s.ToString()}});
+  }
   if (redis != nullptr) probes.push_back({"redis", [redis] { return redis->Ping(); }});
 
   auto& up = prometheus::BuildGauge()
