@@ -1,6 +1,6 @@
 // minihelm renders a Helm chart the way `helm template` does, for machines without helm: Go's
 // text/template with the sprig functions (as Helm has them) plus Helm's own include, required,
-// fail, tpl and toYaml. Enough for Parley's chart, not a Helm replacement: no subcharts, no
+// fail, tpl, toYaml and .Files.Get. Enough for Parley's chart, not a Helm replacement: no subcharts, no
 // lookup, no schema validation, Capabilities fixed. deploy/tools/render_k8s.py uses real helm
 // when it is on PATH and this otherwise.
 //
@@ -23,6 +23,17 @@ import (
 	"github.com/Masterminds/sprig"
 	"gopkg.in/yaml.v2"
 )
+
+// chartFiles is Helm's .Files, reduced to Get: a file of the chart by its path in the chart.
+type chartFiles struct{ root string }
+
+func (f chartFiles) Get(name string) string {
+	b, err := os.ReadFile(filepath.Join(f.root, name))
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
 
 func norm(v interface{}) interface{} {
 	switch t := v.(type) {
@@ -127,6 +138,7 @@ func main() {
 		"Chart": map[string]interface{}{"Name": chartMeta["name"], "Version": chartMeta["version"],
 			"AppVersion": chartMeta["appVersion"]},
 		"Capabilities": map[string]interface{}{"KubeVersion": map[string]interface{}{"Version": "v1.30.0"}},
+		"Files":        chartFiles{chart},
 	}
 	root := template.New("root")
 	funcs := sprig.TxtFuncMap()
