@@ -57,6 +57,25 @@ void Die(const std::string& what, const grpc::Status& s) {
   std::exit(1);
 }
 
+// Sets every agent's presence, spreading the calls over the replicas; tries every agent and
+// returns the first failure.
+grpc::Status SetPresenceOfAll(
+    const std::vector<std::unique_ptr<v1::PresenceService::Stub>>& presence,
+    const std::vector<std::string>& agents, v1::Presence state) {
+  grpc::Status first_failure = grpc::Status::OK;
+  for (size_t i = 0; i < agents.size(); ++i) {
+    v1::SetPresenceRequest r;
+    r.set_agent_id(agents[i]);
+    r.set_presence(state);
+    r.set_client_id("bench");
+    v1::SetPresenceResponse out;
+    grpc::Status s =
+        Call([&](auto* c) { return presence[i % presence.size()]->SetPresence(c, r, &out); });
+    if (!s.ok() && first_failure.ok()) first_failure = s;
+  }
+  return first_failure;
+}
+
 struct Shared {
   std::mutex mu;
   std::map<std::string, Clock::time_point> sent;  // conversation -> enqueue start
@@ -180,17 +199,8 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
-  for (size_t i = 0; i < agents.size(); ++i) {
-    v1::SetPresenceRequest r;
-    r.set_agent_id(agents[i]);
-    r.set_presence(v1::PRESENCE_AVAILABLE);
-    r.set_client_id("bench");
-    v1::SetPresenceResponse out;
-    if (auto s =
-            Call([&](auto* c) { return presence[i % presence.size()]->SetPresence(c, r, &out); });
-        !s.ok()) {
-      Die("SetPresence", s);
-    }
+  if (auto s = SetPresenceOfAll(presence, agents, v1::PRESENCE_AVAILABLE); !s.ok()) {
+    Die("SetPresence", s);
   }
 
   Shared shared;
@@ -290,14 +300,7 @@ int main(int argc, char** argv) {
   }
   // Offline: this run's backlog is withdrawn and never offered again, so that a following run
   // measures only its own work.
-  for (size_t i = 0; i < agents.size(); ++i) {
-    v1::SetPresenceRequest r;
-    r.set_agent_id(agents[i]);
-    r.set_presence(v1::PRESENCE_OFFLINE);
-    r.set_client_id("bench");
-    v1::SetPresenceResponse out;
-    (void)Call([&](auto* c) { return presence[i % presence.size()]->SetPresence(c, r, &out); });
-  }
+  (void)SetPresenceOfAll(presence, agents, v1::PRESENCE_OFFLINE);
 
   std::vector<double> lat = shared.latencies_ms;
   std::sort(lat.begin(), lat.end());

@@ -30,6 +30,15 @@ class IngestPgTest : public SessionPgTest {
     return Count(
         absl::StrCat("SELECT count(*) FROM session.", table, " WHERE endpoint_id = '", page, "'"));
   }
+  // Three texts of one customer; the middle one is dated beyond what timestamptz holds, a value
+  // only PostgreSQL refuses.
+  v1::IngestRequest BatchWithAFarFutureMiddle(const std::string& page, const std::string& user) {
+    v1::IngestRequest batch = TextBatch(page, user, Unique("m"), "fine");
+    v1::InboundEvent* odd = AddText(&batch, user, Unique("m"), "from the far future");
+    odd->mutable_provider_time()->set_seconds(int64_t{100000000000000});
+    AddText(&batch, user, Unique("m"), "also fine");
+    return batch;
+  }
   // Ingests make(i) for i in [0, n) from n threads at once, through the fixture's store or, with
   // `store_per_call`, a store of each call's own; the results in call order.
   std::vector<absl::StatusOr<v1::IngestResponse>> IngestConcurrently(
@@ -164,11 +173,7 @@ TEST_F(IngestPgTest, PoisonEventsAreDeadLetteredWhileTheRestOfTheBatchIsStored) 
 
 TEST_F(IngestPgTest, AValuePostgresqlRefusesDeadLettersOnlyItsEvent) {
   const std::string page = Unique("p"), user = Unique("u");
-  v1::IngestRequest batch = TextBatch(page, user, Unique("m"), "fine");
-  v1::InboundEvent* odd = AddText(&batch, user, Unique("m"), "from the far future");
-  odd->mutable_provider_time()->set_seconds(int64_t{100000000000000});  // beyond timestamptz
-  AddText(&batch, user, Unique("m"), "also fine");
-  const v1::IngestResponse r = MustIngest(batch);
+  const v1::IngestResponse r = MustIngest(BatchWithAFarFutureMiddle(page, user));
   ASSERT_EQ(r.results_size(), 3);
   EXPECT_EQ(r.results(0).outcome(), INGEST_OUTCOME_STORED);
   EXPECT_EQ(r.results(1).outcome(), INGEST_OUTCOME_DEAD_LETTERED);
@@ -228,11 +233,7 @@ TEST_F(IngestPgTest, ARememberedConversationTakesAWholeBatchAtOnce) {
 TEST_F(IngestPgTest, AValuePostgresqlRefusesInARememberedConversationDeadLettersOnlyItsEvent) {
   const std::string page = Unique("p"), user = Unique("u");
   MustIngest(TextBatch(page, user, Unique("m"), "hi"));
-  v1::IngestRequest batch = TextBatch(page, user, Unique("m"), "fine");
-  v1::InboundEvent* odd = AddText(&batch, user, Unique("m"), "from the far future");
-  odd->mutable_provider_time()->set_seconds(int64_t{100000000000000});  // beyond timestamptz
-  AddText(&batch, user, Unique("m"), "also fine");
-  const v1::IngestResponse r = MustIngest(batch);
+  const v1::IngestResponse r = MustIngest(BatchWithAFarFutureMiddle(page, user));
   ASSERT_EQ(r.results_size(), 3);
   EXPECT_EQ(r.results(0).outcome(), INGEST_OUTCOME_STORED);
   EXPECT_EQ(r.results(1).outcome(), INGEST_OUTCOME_DEAD_LETTERED);
