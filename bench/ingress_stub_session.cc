@@ -1,6 +1,9 @@
-// A stand-in for session's IngestService that stores nothing and answers STORED at once, for
-// `FAKE_SESSION=1 bench/run_ingress.sh`: ingress's own ceiling (HTTP, signature, parsing,
-// normalisation, the gRPC call) when session costs nothing. Never a measure of durability.
+// A stand-in for session's IngestService that stores nothing and answers STORED at once. Two
+// uses, never a measure of durability:
+// - `FAKE_SESSION=1 bench/run_ingress.sh`: ingress's own ceiling (HTTP, signature, parsing,
+//   normalisation, the gRPC call) when session costs nothing;
+// - bench/run_session_ingest.sh's "gRPC floor": the same Ingest calls as against session,
+//   answered by a server with nothing to do (the machine's own limit for those calls).
 //   ingress_stub_session <host:port>     (runs until SIGTERM/SIGINT)
 #include <csignal>
 #include <iostream>

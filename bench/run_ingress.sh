@@ -21,7 +21,8 @@
 # Installs wrk, nginx-light, npm and libbenchmark-dev from Debian when missing (apt-get).
 # Environment: CONNECTIONS (64), DURATION (seconds, 10), WRK_THREADS (2), CUSTOMERS (1000
 #              distinct PSIDs), BODIES (signed bodies, 20000 x DURATION), SESSION_POOL (session
-#              pg_pool_size, 16), HTTP_THREADS (ingress http_threads, its default when unset),
+#              pg_pool_size, 16), SESSION_FLAGS (extra flags for parley-session, e.g.
+#              --ingest_groups=2), HTTP_THREADS (ingress http_threads, its default when unset),
 #              BUILD_DIR (build/bench), SKIP_BUILD=1 to reuse BUILD_DIR as it is,
 #              SKIP_PATH_BENCH=1 to leave out step 6, PERF_OUT=file to record a system-wide
 #              `perf record -g` profile during the ingress run, ONLY_INGRESS=1 to stop after
@@ -96,7 +97,7 @@ else
   "$BUILD_DIR/services/session/parley-session" --grpc_address="127.0.0.1:$SESSION_PORT" \
     --metrics_address=127.0.0.1:0 --pg_uri="$PG_URI" --pg_pool_size="$SESSION_POOL" \
     --router_address=127.0.0.1:1 --outbox_initial_backoff=1h \
-    --log_level=error >"$TMP/session.log" 2>&1 &
+    --log_level=error ${SESSION_FLAGS:-} >"$TMP/session.log" 2>&1 &
 fi
 SESSION_PID=$!
 PIDS+=($SESSION_PID)

@@ -113,7 +113,14 @@ std::string EventKindLabel(const sv1::InboundEvent& event) {
 }
 
 WebhookHandlers::WebhookHandlers(WebhookDeps deps, WebhookOptions options)
-    : deps_(std::move(deps)), options_(std::move(options)) {}
+    : deps_(std::move(deps)),
+      options_(std::move(options)),
+      batcher_(std::make_unique<IngestBatcher>(
+          deps_.ingest,
+          IngestBatcherOptions{.max_calls_in_flight = options_.ingest_calls_in_flight,
+                               .max_events_per_call = kMaxEventsPerIngest,
+                               .deadline = options_.ingest_deadline},
+          &deps_.metrics->BatchesPerIngestCall())) {}
 
 http::Response WebhookHandlers::Finish(common::Channel channel, absl::Time start,
                                        Result result) const {
@@ -316,10 +323,8 @@ Result WebhookHandlers::Ingest(sv1::IngestRequest& batch) const {
   }
   int stored = 0;
   for (const sv1::IngestRequest& call : calls) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + options_.ingest_deadline));
     sv1::IngestResponse response;
-    const grpc::Status status = deps_.ingest->Ingest(&context, call, &response);
+    const grpc::Status status = batcher_->Ingest(call, &response);
     if (!status.ok()) {
       log::Warn("session did not confirm a webhook batch; answering 503",
                 {{"batch_id", call.batch_id()},
@@ -361,6 +366,8 @@ std::vector<Setting> WebhookSettings() {
        "session's gRPC host:port, to which every webhook's events are handed"},
       {"session_ingest_timeout", "4s",
        "deadline of session's commit of a webhook batch (Meta wants an answer within 5s)"},
+      {"session_ingest_calls", "2",
+       "calls to session's Ingest out at once; webhooks arriving meanwhile share the next call"},
   };
 }
 
@@ -375,6 +382,10 @@ absl::StatusOr<std::shared_ptr<WebhookHandlers>> NewWebhookHandlers(
   if (*timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("setting session_ingest_timeout: must be positive");
   }
+  absl::StatusOr<int> calls = config.GetInt("session_ingest_calls");
+  if (!calls.ok()) return calls.status();
+  if (*calls < 1)
+    return absl::InvalidArgumentError("setting session_ingest_calls: must be at least 1");
   WebhookDeps deps{
       .directory = std::move(directory),
       .directory_loaded = std::move(directory_loaded),
@@ -383,8 +394,9 @@ absl::StatusOr<std::shared_ptr<WebhookHandlers>> NewWebhookHandlers(
       .metrics = std::make_shared<WebhookMetrics>(registry),
   };
   return std::make_shared<WebhookHandlers>(
-      std::move(deps),
-      WebhookOptions{.public_base_url = std::move(public_base_url), .ingest_deadline = *timeout});
+      std::move(deps), WebhookOptions{.public_base_url = std::move(public_base_url),
+                                      .ingest_deadline = *timeout,
+                                      .ingest_calls_in_flight = *calls});
 }
 
 // Verification answers from memory; the event webhooks wait for session's commit, on the HTTP

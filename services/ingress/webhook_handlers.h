@@ -28,6 +28,7 @@
 #include "libs/http/router.h"
 #include "parley/session/v1/session.grpc.pb.h"
 #include "services/ingress/channel_directory.h"
+#include "services/ingress/ingest_batcher.h"
 #include "services/ingress/webhook_metrics.h"
 
 namespace parley::ingress {
@@ -38,6 +39,8 @@ struct WebhookOptions {
   std::string public_base_url;
   // How long session may take to commit a batch; Meta wants an answer within 5 s.
   absl::Duration ingest_deadline = absl::Seconds(4);
+  // Calls to session's Ingest out at once; webhooks arriving meanwhile share the next call.
+  int ingest_calls_in_flight = 2;
 };
 
 struct WebhookDeps {
@@ -69,10 +72,12 @@ class WebhookHandlers {
 
   WebhookDeps deps_;
   WebhookOptions options_;
+  std::unique_ptr<IngestBatcher> batcher_;
 };
 
-// The settings of the webhooks: session_address (session's gRPC host:port) and
-// session_ingest_timeout (the deadline of each Ingest call).
+// The settings of the webhooks: session_address (session's gRPC host:port),
+// session_ingest_timeout (the deadline of each Ingest call) and session_ingest_calls (calls
+// out at once).
 std::vector<Setting> WebhookSettings();
 
 // Handlers configured from those settings, talking to session over a new gRPC channel, with

@@ -78,7 +78,14 @@ WebhookMetrics::WebhookMetrics(prometheus::Registry& registry)
       last_received_(prometheus::BuildGauge()
                          .Name("parley_webhook_last_received_timestamp_seconds")
                          .Help("Unix time a signed webhook last named the page or sender.")
-                         .Register(registry)) {}
+                         .Register(registry)),
+      batches_per_call_(
+          prometheus::BuildHistogram()
+              .Name("parley_webhook_batches_per_ingest_call")
+              .Help("Webhook batches carried by each call to session's Ingest "
+                    "(webhooks waiting at the same moment share a call).")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128})) {}
 
 void WebhookMetrics::Answered(common::v1::Channel channel, WebhookOutcome outcome, double seconds) {
   const std::string label(ChannelLabel(channel));

@@ -7,6 +7,8 @@
 //   parley_webhook_last_received_timestamp_seconds{channel,endpoint}
 //       when a signed webhook last named the page or sender: Meta disables a page whose
 //       webhooks fail for an hour, so `time() - this` shows a page gone silent.
+//   parley_webhook_batches_per_ingest_call                 (histogram) webhook batches carried
+//                                                          by each call to session (IngestBatcher)
 // Label values are bounded: outcomes, kinds and reasons are fixed lists; endpoints are only
 // configured pages and senders (never ids taken from an unauthenticated body).
 #pragma once
@@ -51,6 +53,8 @@ class WebhookMetrics {
   void EventSkipped(common::v1::Channel channel, absl::string_view reason);
   // A verified webhook named this configured page or sender, now.
   void Received(common::v1::Channel channel, absl::string_view endpoint_id);
+  // For IngestBatcher.
+  prometheus::Histogram& BatchesPerIngestCall() { return batches_per_call_; }
 
  private:
   prometheus::Family<prometheus::Counter>& webhooks_;
@@ -58,6 +62,7 @@ class WebhookMetrics {
   prometheus::Family<prometheus::Counter>& events_;
   prometheus::Family<prometheus::Counter>& skipped_;
   prometheus::Family<prometheus::Gauge>& last_received_;
+  prometheus::Histogram& batches_per_call_;
 };
 
 // "messenger" / "whatsapp".

@@ -58,7 +58,7 @@ class ConversationHints {
 };
 
 struct IngestBatchingOptions {
-  int max_concurrent_groups = 2;
+  int max_concurrent_groups = 1;
   int max_group_calls = 64;
 };
 

@@ -18,6 +18,10 @@ std::vector<Setting> SessionSettings() {
       {"outbox_initial_backoff", "1s", "delay before retrying a failed outbox hand-over"},
       {"outbox_max_backoff", "5m", "cap of the outbox retry delay (doubles per failure)"},
       {"auto_close_interval", "30s", "how often idle conversations are looked for and closed"},
+      {"ingest_groups", "1",
+       "Ingest group commits in flight at once, each on its own PostgreSQL connection (one "
+       "group of many calls costs PostgreSQL less than two groups of half as many)"},
+      {"ingest_group_calls", "64", "most Ingest calls stored together in one transaction"},
   };
 }
 
@@ -40,6 +44,18 @@ absl::StatusOr<SessionOptions> ReadSessionOptions(const Config& config) {
     }
     *d.out = *v;
   }
+  struct Count {
+    const char* name;
+    int* out;
+  };
+  for (const Count& c : {Count{"ingest_groups", &o.ingest_groups},
+                         Count{"ingest_group_calls", &o.ingest_group_calls}}) {
+    absl::StatusOr<int> v = config.GetInt(c.name);
+    if (!v.ok()) return v.status();
+    if (*v < 1)
+      return absl::InvalidArgumentError(absl::StrCat("setting ", c.name, ": must be at least 1"));
+    *c.out = *v;
+  }
   return o;
 }
 
@@ -47,7 +63,10 @@ SessionRuntime::SessionRuntime(pg::Pool& pool, prometheus::Registry& metrics,
                                SessionOptions options, int workers)
     : executor_(workers),
       ingest_metrics_(std::make_unique<IngestMetrics>(metrics)),
-      ingest_store_(std::make_unique<PgIngestStore>(pool)),
+      ingest_store_(std::make_unique<PgIngestStore>(
+          pool, absl::Now,
+          IngestBatchingOptions{.max_concurrent_groups = options.ingest_groups,
+                                .max_group_calls = options.ingest_group_calls})),
       conversation_store_(std::make_unique<PgConversationStore>(pool)),
       contact_store_(std::make_unique<PgContactStore>(pool)),
       router_(std::make_unique<RouterConsumers>(options.router_address, options.router_timeout)) {

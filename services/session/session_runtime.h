@@ -33,10 +33,14 @@ struct SessionOptions {
   absl::Duration router_timeout = absl::Seconds(5);
   OutboxRelayOptions relay;
   absl::Duration auto_close_interval = absl::Seconds(30);
+  // Group commit of Ingest calls (PgIngestStore): groups in flight at once, calls per group.
+  int ingest_groups = 1;
+  int ingest_group_calls = 64;
 };
 
 // The settings session adds: router_address, router_timeout, outbox_poll_interval,
-// outbox_initial_backoff, outbox_max_backoff, auto_close_interval.
+// outbox_initial_backoff, outbox_max_backoff, auto_close_interval, ingest_groups,
+// ingest_group_calls.
 std::vector<Setting> SessionSettings();
 // InvalidArgument naming the setting.
 absl::StatusOr<SessionOptions> ReadSessionOptions(const Config& config);
