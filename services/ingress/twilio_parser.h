@@ -23,6 +23,11 @@ enum class TwilioHook {
   kStatus,   // StatusCallback of a send (/webhooks/twilio/<key>/status)
 };
 
+// Which hook a request on a URL shared by both is: a status callback carries MessageStatus
+// (Twilio adds it, and ErrorCode, to the message's properties); an inbound message never does
+// (its own state is SmsStatus=received).
+TwilioHook TwilioHookOf(const std::vector<FormParam>& params);
+
 struct TwilioParse {
   // Set unless the request is one Parley skips (e.g. a MessageStatus it does not know).
   std::optional<session::v1::InboundEvent> event;

@@ -4,9 +4,15 @@
 //   POST /webhooks/messenger/<key>          Messenger events of every page of the application
 //   POST /webhooks/twilio/<key>             Twilio WhatsApp inbound message
 //   POST /webhooks/twilio/<key>/status      Twilio status callback of an outbound message
+//   POST <twilio_shared_webhook_path>       either of the two Twilio webhooks, of any sender
 // <key> identifies the Facebook application (its App Secret checks X-Hub-Signature-256) or the
 // Twilio sender (its Auth Token checks X-Twilio-Signature over public_base_url + path + query);
-// the body is never trusted for that. Events are turned into session InboundEvents and handed
+// the body is never trusted for that. On the shared Twilio path (one URL for every sender, as
+// Twilio deployments often configure it) a request with MessageStatus is a status callback,
+// else an inbound message; the body's AccountSid and its sender number (To of an inbound
+// message, From of a status callback) only pick the sender, whose Auth Token must then verify
+// X-Twilio-Signature over public_base_url + shared path + query: 404 when no sender has that
+// number under that account. Events are turned into session InboundEvents and handed
 // to session's IngestService as one batch per request; the provider gets 2xx only once session
 // confirms the batch is committed (a batch of repeats included), 503 when session or its
 // PostgreSQL cannot confirm so that the provider retries, 401 for a missing or wrong
@@ -28,6 +34,7 @@
 #include "libs/http/router.h"
 #include "parley/session/v1/session.grpc.pb.h"
 #include "services/ingress/channel_directory.h"
+#include "services/ingress/twilio_parser.h"
 #include "services/ingress/webhook_metrics.h"
 
 namespace parley::ingress {
@@ -36,6 +43,8 @@ struct WebhookOptions {
   // As Twilio calls us, without a trailing slash ("https://parley.example.com"): X-Twilio-
   // Signature covers this + the request path + "?" + query.
   std::string public_base_url;
+  // The path of the Twilio webhook shared by every sender (setting twilio_shared_webhook_path).
+  std::string twilio_shared_path = "/webhooks/twilio";
   // How long session may take to commit a batch; Meta wants an answer within 5 s.
   absl::Duration ingest_deadline = absl::Seconds(4);
 };
@@ -59,11 +68,21 @@ class WebhookHandlers {
   http::Response MessengerVerify(const http::Request& request) const;
   http::Response MessengerEvents(const http::Request& request) const;
   http::Response TwilioWebhook(const http::Request& request) const;
+  http::Response TwilioSharedWebhook(const http::Request& request) const;
+
+  const std::string& twilio_shared_path() const { return options_.twilio_shared_path; }
 
  private:
   Result DoMessengerVerify(const http::Request& request) const;
   Result DoMessengerEvents(const http::Request& request) const;
   Result DoTwilio(const http::Request& request) const;
+  Result DoTwilioShared(const http::Request& request) const;
+  // Whether X-Twilio-Signature signs `request` (whose form is `params`) under `sender`'s token.
+  bool TwilioSigned(const http::Request& request, const WhatsAppSender& sender,
+                    const std::vector<FormParam>& params) const;
+  // A verified Twilio request of `sender`, parsed and handed to session.
+  Result IngestTwilio(const http::Request& request, const WhatsAppSender& sender, TwilioHook hook,
+                      const std::vector<FormParam>& params) const;
   Result Ingest(session::v1::IngestRequest& batch) const;
   http::Response Finish(common::v1::Channel channel, absl::Time start, Result result) const;
 
@@ -71,8 +90,8 @@ class WebhookHandlers {
   WebhookOptions options_;
 };
 
-// The settings of the webhooks: session_address (session's gRPC host:port) and
-// session_ingest_timeout (the deadline of each Ingest call).
+// The settings of the webhooks: session_address (session's gRPC host:port),
+// session_ingest_timeout (the deadline of each Ingest call) and twilio_shared_webhook_path.
 std::vector<Setting> WebhookSettings();
 
 // Handlers configured from those settings, talking to session over a new gRPC channel, with
@@ -83,8 +102,8 @@ absl::StatusOr<std::shared_ptr<WebhookHandlers>> NewWebhookHandlers(
     std::shared_ptr<const ChannelDirectory> directory, std::function<bool()> directory_loaded,
     std::string public_base_url);
 
-// Registers the four routes above (as prefix routes "/webhooks/messenger/*" and
-// "/webhooks/twilio/*") on `router`; `handlers` must outlive the server.
+// Registers the routes above (as prefix routes "/webhooks/messenger/*" and "/webhooks/twilio/*",
+// and the shared Twilio path) on `router`; `handlers` must outlive the server.
 void AddWebhookRoutes(http::Router& router, std::shared_ptr<const WebhookHandlers> handlers);
 
 // The metrics label of an event's kind: "message", "echo", ..., "standby_message".
