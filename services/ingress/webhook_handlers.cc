@@ -301,7 +301,9 @@ Result WebhookHandlers::DoTwilio(const http::Request& request) const {
 }
 
 // The body names the sender; only its own Auth Token can make the signature verify, so a body
-// naming another account's sender is refused like any forgery (401).
+// naming a sender but signed with another's token is refused like any forgery (401), and so is
+// a body naming no sender at all (no AccountSid or no sender number: nothing could verify it).
+// A sender that is named but not configured is an unknown callback (404).
 Result WebhookHandlers::DoTwilioShared(const http::Request& request) const {
   if (!deps_.directory_loaded()) {
     return Answer(503, WebhookOutcome::kUnavailable, "configuration not loaded yet\n");
@@ -314,8 +316,12 @@ Result WebhookHandlers::DoTwilioShared(const http::Request& request) const {
   const TwilioHook hook = TwilioHookOf(form->params);
   const std::string number =
       StripWhatsAppPrefix(FormValue(form->params, hook == TwilioHook::kInbound ? "To" : "From"));
-  const auto sender =
-      deps_.directory->FindSenderOfAccount(FormValue(form->params, "AccountSid"), number);
+  const std::string account = FormValue(form->params, "AccountSid");
+  if (account.empty() || number.empty()) {
+    log::Warn("twilio webhook naming no sender (AccountSid and number)", {{"peer", request.peer}});
+    return Answer(401, WebhookOutcome::kBadSignature, "bad signature\n");
+  }
+  const auto sender = deps_.directory->FindSenderOfAccount(account, number);
   if (sender == nullptr) return Answer(404, WebhookOutcome::kUnknownCallback, "unknown sender\n");
   if (!TwilioSigned(request, *sender, form->params)) {
     return Answer(401, WebhookOutcome::kBadSignature, "bad signature\n");

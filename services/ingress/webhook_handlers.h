@@ -12,7 +12,7 @@
 // else an inbound message; the body's AccountSid and its sender number (To of an inbound
 // message, From of a status callback) only pick the sender, whose Auth Token must then verify
 // X-Twilio-Signature over public_base_url + shared path + query: 404 when no sender has that
-// number under that account. Events are turned into session InboundEvents and handed
+// number under that account, 401 when the body names no account or number. Events are turned into session InboundEvents and handed
 // to session's IngestService as one batch per request; the provider gets 2xx only once session
 // confirms the batch is committed (a batch of repeats included), 503 when session or its
 // PostgreSQL cannot confirm so that the provider retries, 401 for a missing or wrong

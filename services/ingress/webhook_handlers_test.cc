@@ -484,15 +484,14 @@ TEST_F(WebhookHandlersTest, TwilioSharedUnknownSenderIs404) {
   EXPECT_EQ(PostTwilio(kSharedPath, SharedBody("status", kAccountSid, "+31600000002", "SMu3"))
                 .status,
             404);
-  // Accounts nobody configured (someAccount, ACxxx without a To), arbitrary params.
-  for (const char* file : {"inbound_text_profile.form", "inbound_bsuid.form", "not_from_twilio.form",
-                           "status_failed_63016.form"}) {
+  // Accounts nobody configured (someAccount, someAccountSID).
+  for (const char* file : {"inbound_text_profile.form", "status_failed_63016.form"}) {
     EXPECT_EQ(PostTwilio(kSharedPath, ReadFixture(absl::StrCat("twilio_whatsapp/", file))).status,
               404)
         << file;
   }
   EXPECT_EQ(Requests(), 0u);
-  EXPECT_EQ(Metric("parley_webhooks_total", {{"outcome", "unknown_callback"}}), 7);
+  EXPECT_EQ(Metric("parley_webhooks_total", {{"outcome", "unknown_callback"}}), 5);
   loaded_ = false;
   EXPECT_EQ(PostTwilio(kSharedPath, ReadFixture("twilio_whatsapp/inbound_text.form")).status, 503);
 }
@@ -509,8 +508,16 @@ TEST_F(WebhookHandlersTest, TwilioSharedWrongOrMissingSignatureIs401) {
   // Signed over a per-sender Callback URI instead of the shared one.
   EXPECT_EQ(PostTwilio(kSharedPath, body, absl::StrCat(kBase, "/webhooks/twilio/tw-key")).status,
             401);
+  // Bodies naming no sender (no AccountSid, no To): no token can verify them.
+  EXPECT_EQ(Call("POST", kSharedPath, ReadFixture("twilio_whatsapp/not_from_twilio.form"),
+                 {{"X-Twilio-Signature", "test"}})
+                .status,
+            401);
+  EXPECT_EQ(PostTwilio(kSharedPath, ReadFixture("twilio_whatsapp/inbound_bsuid.form")).status, 401);
+  EXPECT_EQ(PostTwilio(kSharedPath, "MessageSid=SM1&To=whatsapp%3A%2B14123456789&Body=x").status,
+            401);
   EXPECT_EQ(Requests(), 0u);
-  EXPECT_EQ(Metric("parley_webhooks_total", {{"outcome", "bad_signature"}}), 4);
+  EXPECT_EQ(Metric("parley_webhooks_total", {{"outcome", "bad_signature"}}), 7);
 }
 
 TEST_F(WebhookHandlersTest, TwilioSharedBodySignedWithAnotherSendersTokenIs401) {
