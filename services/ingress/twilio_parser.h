@@ -19,8 +19,8 @@
 namespace parley::ingress {
 
 enum class TwilioHook {
-  kInbound,  // "A message comes in" (/webhooks/twilio/<key>)
-  kStatus,   // StatusCallback of a send (/webhooks/twilio/<key>/status)
+  kInbound,  // "A message comes in" (/webhooks/twilio/<key>, or the shared path)
+  kStatus,   // StatusCallback of a send (/webhooks/twilio/<key>/status, or the shared path)
 };
 
 // Which hook a request on a URL shared by both is: a status callback carries MessageStatus

@@ -478,10 +478,9 @@ absl::StatusOr<std::shared_ptr<WebhookHandlers>> NewWebhookHandlers(
       .metrics = std::make_shared<WebhookMetrics>(registry),
   };
   return std::make_shared<WebhookHandlers>(
-      std::move(deps),
-      WebhookOptions{.public_base_url = std::move(public_base_url),
-                     .twilio_shared_path = *std::move(shared_path),
-                     .ingest_deadline = *timeout});
+      std::move(deps), WebhookOptions{.public_base_url = std::move(public_base_url),
+                                      .twilio_shared_path = *std::move(shared_path),
+                                      .ingest_deadline = *timeout});
 }
 
 // Verification answers from memory; the event webhooks wait for session's commit, on the HTTP

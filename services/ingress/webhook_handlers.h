@@ -7,12 +7,7 @@
 //   POST <twilio_shared_webhook_path>       either of the two Twilio webhooks, of any sender
 // <key> identifies the Facebook application (its App Secret checks X-Hub-Signature-256) or the
 // Twilio sender (its Auth Token checks X-Twilio-Signature over public_base_url + path + query);
-// the body is never trusted for that. On the shared Twilio path (one URL for every sender, as
-// Twilio deployments often configure it) a request with MessageStatus is a status callback,
-// else an inbound message; the body's AccountSid and its sender number (To of an inbound
-// message, From of a status callback) only pick the sender, whose Auth Token must then verify
-// X-Twilio-Signature over public_base_url + shared path + query: 404 when no sender has that
-// number under that account, 401 when the body names no account or number. Events are turned into session InboundEvents and handed
+// the body is never trusted for that. Events are turned into session InboundEvents and handed
 // to session's IngestService as one batch per request; the provider gets 2xx only once session
 // confirms the batch is committed (a batch of repeats included), 503 when session or its
 // PostgreSQL cannot confirm so that the provider retries, 401 for a missing or wrong
@@ -20,6 +15,13 @@
 // pages that are not configured under the application, and event kinds Parley does not know,
 // are counted and skipped while the rest of the batch is stored. (413 for an oversized body
 // comes from the HTTP server before any handler runs.)
+//
+// The shared Twilio path is one URL for every sender, as Twilio deployments often configure it
+// (docs/adr/0012): a request with MessageStatus is a status callback, else an inbound message.
+// The body's AccountSid and sender number (To of an inbound message, From of a status callback)
+// only pick the sender, whose Auth Token must then verify X-Twilio-Signature over
+// public_base_url + shared path + query. 404 when no sender has that number under that
+// account, 401 when the body names no account or number.
 #pragma once
 
 #include <functional>

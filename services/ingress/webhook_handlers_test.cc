@@ -427,8 +427,9 @@ std::string SharedBody(const std::string& kind, const std::string& account,
     return absl::StrCat("MessageSid=", sid, "&MessageStatus=delivered&AccountSid=", account,
                         "&From=", sender, "&To=", customer);
   }
-  return absl::StrCat("MessageSid=", sid, "&SmsStatus=received&Body=hi&NumMedia=0&AccountSid=",
-                      account, "&From=", customer, "&To=", sender);
+  return absl::StrCat("MessageSid=", sid,
+                      "&SmsStatus=received&Body=hi&NumMedia=0&AccountSid=", account,
+                      "&From=", customer, "&To=", sender);
 }
 
 TEST_F(WebhookHandlersTest, TwilioSharedInboundIsRoutedByTo) {
@@ -474,16 +475,16 @@ TEST_F(WebhookHandlersTest, TwilioSharedStatusIsRoutedByFrom) {
 
 TEST_F(WebhookHandlersTest, TwilioSharedUnknownSenderIs404) {
   // A configured number under another account, in both directions.
-  EXPECT_EQ(PostTwilio(kSharedPath, SharedBody("inbound", kOtherAccount, "+14123456789", "SMu1"))
-                .status,
-            404);
-  EXPECT_EQ(PostTwilio(kSharedPath, SharedBody("status", kOtherAccount, "+14123456789", "SMu2"))
-                .status,
-            404);
+  EXPECT_EQ(
+      PostTwilio(kSharedPath, SharedBody("inbound", kOtherAccount, "+14123456789", "SMu1")).status,
+      404);
+  EXPECT_EQ(
+      PostTwilio(kSharedPath, SharedBody("status", kOtherAccount, "+14123456789", "SMu2")).status,
+      404);
   // The sender's account and number, but on the customer's side of the message.
-  EXPECT_EQ(PostTwilio(kSharedPath, SharedBody("status", kAccountSid, "+31600000002", "SMu3"))
-                .status,
-            404);
+  EXPECT_EQ(
+      PostTwilio(kSharedPath, SharedBody("status", kAccountSid, "+31600000002", "SMu3")).status,
+      404);
   // Accounts nobody configured (someAccount, someAccountSID).
   for (const char* file : {"inbound_text_profile.form", "status_failed_63016.form"}) {
     EXPECT_EQ(PostTwilio(kSharedPath, ReadFixture(absl::StrCat("twilio_whatsapp/", file))).status,
@@ -523,17 +524,17 @@ TEST_F(WebhookHandlersTest, TwilioSharedWrongOrMissingSignatureIs401) {
 TEST_F(WebhookHandlersTest, TwilioSharedBodySignedWithAnotherSendersTokenIs401) {
   // Naming the first sender, signed by the second one's token (and the other way round): each
   // body is checked with the token of the account it names.
-  EXPECT_EQ(PostTwilio(kSharedPath, ReadFixture("twilio_whatsapp/inbound_text.form"), "",
-                       kOtherToken)
-                .status,
-            401);
-  EXPECT_EQ(PostTwilio(kSharedPath, ReadFixture("twilio_whatsapp/status_sent.form"), "",
-                       kOtherToken)
-                .status,
-            401);
-  EXPECT_EQ(PostTwilio(kSharedPath, SharedBody("inbound", kOtherAccount, kOtherNumber, "SMx1"))
-                .status,
-            401);
+  EXPECT_EQ(
+      PostTwilio(kSharedPath, ReadFixture("twilio_whatsapp/inbound_text.form"), "", kOtherToken)
+          .status,
+      401);
+  EXPECT_EQ(
+      PostTwilio(kSharedPath, ReadFixture("twilio_whatsapp/status_sent.form"), "", kOtherToken)
+          .status,
+      401);
+  EXPECT_EQ(
+      PostTwilio(kSharedPath, SharedBody("inbound", kOtherAccount, kOtherNumber, "SMx1")).status,
+      401);
   EXPECT_EQ(Requests(), 0u);
   EXPECT_EQ(Metric("parley_webhooks_total", {{"outcome", "bad_signature"}}), 3);
 }
@@ -660,7 +661,8 @@ absl::Status SharedPathSetting(const std::string& value) {
   absl::Status loaded = config.Load(2, argv, [](const char*) { return nullptr; });
   if (!loaded.ok()) return loaded;
   prometheus::Registry registry;
-  return NewWebhookHandlers(config, registry, nullptr, [] { return true; }, "https://x.example")
+  return NewWebhookHandlers(
+             config, registry, nullptr, [] { return true; }, "https://x.example")
       .status();
 }
 
@@ -670,8 +672,8 @@ TEST(WebhookSettingsTest, SharedTwilioPathIsAPlainPathClearOfTheOtherRoutes) {
   EXPECT_EQ(defaults.Get("twilio_shared_webhook_path"), "/webhooks/twilio");
   EXPECT_TRUE(SharedPathSetting("/webhooks/twilio").ok());
   EXPECT_TRUE(SharedPathSetting("/api/whatsapp/messages").ok());
-  for (const char* bad : {"", "/", "api", "/api/", "/a b", "/a?x=1", "/a//b", "/healthz",
-                          "/readyz", "/webhooks/twilio/shared", "/webhooks/messenger/x"}) {
+  for (const char* bad : {"", "/", "api", "/api/", "/a b", "/a?x=1", "/a//b", "/healthz", "/readyz",
+                          "/webhooks/twilio/shared", "/webhooks/messenger/x"}) {
     const absl::Status s = SharedPathSetting(bad);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_TRUE(absl::StartsWith(s.message(), "setting twilio_shared_webhook_path: ")) << bad;

@@ -177,16 +177,15 @@ class IngressConformanceE2eTest : public ::testing::Test {
     ASSERT_TRUE(session_->Start().ok()) << session_->Log();
     http_port_ = testing::PickFreePort();
     base_url_ = absl::StrCat("http://127.0.0.1:", http_port_);
-    ingress_ = new Binary(
-        PARLEY_INGRESS_BIN,
-        {"--pg_uri=" + db_->uri(), "--session_address=" + session_->address(),
-         absl::StrCat("--http_address=127.0.0.1:", http_port_),
-         absl::StrCat("--public_base_url=", kPublicBaseUrl),
-         absl::StrCat("--twilio_shared_webhook_path=", kSharedPath),
-         "--channel_refresh_interval=100ms", "--http_max_body_bytes=65536"},
-        dir + "/ingress.log",
-        {absl::StrCat("PARLEY_SECRETS_KEY_ID=", kSecretsKeyId),
-         absl::StrCat("PARLEY_SECRETS_KEY=", kSecretsKey)});
+    ingress_ = new Binary(PARLEY_INGRESS_BIN,
+                          {"--pg_uri=" + db_->uri(), "--session_address=" + session_->address(),
+                           absl::StrCat("--http_address=127.0.0.1:", http_port_),
+                           absl::StrCat("--public_base_url=", kPublicBaseUrl),
+                           absl::StrCat("--twilio_shared_webhook_path=", kSharedPath),
+                           "--channel_refresh_interval=100ms", "--http_max_body_bytes=65536"},
+                          dir + "/ingress.log",
+                          {absl::StrCat("PARLEY_SECRETS_KEY_ID=", kSecretsKeyId),
+                           absl::StrCat("PARLEY_SECRETS_KEY=", kSecretsKey)});
     ASSERT_TRUE(ingress_->Start().ok()) << ingress_->Log();
     Configure();
   }
@@ -305,10 +304,10 @@ class IngressConformanceE2eTest : public ::testing::Test {
     ASSERT_TRUE(sealed.ok()) << sealed.status();
     pqxx::connection conn(db_->uri());
     pqxx::work tx(conn);
-    const pqxx::result r = tx.exec_params(
-        absl::StrCat("UPDATE ingress.", table, " SET ", column, "_key_id = $1, ", column,
-                     "_sealed = decode($2, 'hex') WHERE id = $3::uuid"),
-        sealed->key_id, absl::BytesToHexString(sealed->blob), id);
+    const pqxx::result r =
+        tx.exec_params(absl::StrCat("UPDATE ingress.", table, " SET ", column, "_key_id = $1, ",
+                                    column, "_sealed = decode($2, 'hex') WHERE id = $3::uuid"),
+                       sealed->key_id, absl::BytesToHexString(sealed->blob), id);
     ASSERT_EQ(r.affected_rows(), 1) << table << " " << id;
     tx.commit();
   }
@@ -876,9 +875,8 @@ TEST_F(IngressConformanceE2eTest, StatusCallbacksNeverMoveAStatusBackwards) {
   auto callback = [&](const std::string& status, const std::string& extra = "",
                       const std::string& path = twilio_status_path_) {
     return PostTwilio(
-        path,
-        absl::StrCat("MessageSid=SMout1&MessageStatus=", status, "&AccountSid=", kAccountSid,
-                     "&From=whatsapp%3A%2B14123456789&To=whatsapp%3A%2B31600000077", extra));
+        path, absl::StrCat("MessageSid=SMout1&MessageStatus=", status, "&AccountSid=", kAccountSid,
+                           "&From=whatsapp%3A%2B14123456789&To=whatsapp%3A%2B31600000077", extra));
   };
   EXPECT_EQ(callback("delivered"), 200);
   EXPECT_EQ(status_of(), common::DELIVERY_STATUS_DELIVERED);
