@@ -66,6 +66,13 @@ class ChannelDirectory {
   // By the sender's number in E.164 ("+14155238886"); null when unknown.
   virtual std::shared_ptr<const WhatsAppSender> FindSender(
       absl::string_view phone_number) const = 0;
+  // By the Twilio account and the number a webhook body names (AccountSid, and To or From):
+  // null unless a sender has that number under that account.
+  std::shared_ptr<const WhatsAppSender> FindSenderOfAccount(absl::string_view account_sid,
+                                                            absl::string_view phone_number) const {
+    std::shared_ptr<const WhatsAppSender> sender = FindSender(phone_number);
+    return sender != nullptr && sender->account_sid == account_sid ? sender : nullptr;
+  }
 };
 
 }  // namespace parley::ingress

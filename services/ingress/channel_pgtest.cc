@@ -270,6 +270,14 @@ TEST_F(ChannelStoreTest, SecretsAreStoredSealedUnderTheKeyId) {
   EXPECT_EQ(cache().FindPage(page->page_id())->page_access_token, token);
   ASSERT_NE(cache().FindSender(sender->phone_number()), nullptr);
   EXPECT_EQ(cache().FindSender(sender->phone_number())->auth_token, auth);
+  // The shared Twilio route's lookup: the number under its own account only.
+  ASSERT_NE(cache().FindSenderOfAccount(sender->account_sid(), sender->phone_number()), nullptr);
+  EXPECT_EQ(cache().FindSenderOfAccount(sender->account_sid(), sender->phone_number())->record_id,
+            sender->id());
+  EXPECT_EQ(
+      cache().FindSenderOfAccount("AC00000000000000000000000000000000", sender->phone_number()),
+      nullptr);
+  EXPECT_EQ(cache().FindSenderOfAccount(sender->account_sid(), "+19999999999"), nullptr);
 }
 
 TEST_F(ChannelStoreTest, ReplacingASecretReseals) {

@@ -148,6 +148,10 @@ absl::Status FillStatus(const std::vector<FormParam>& params, const std::string&
 
 }  // namespace
 
+TwilioHook TwilioHookOf(const std::vector<FormParam>& params) {
+  return FormHas(params, "MessageStatus") ? TwilioHook::kStatus : TwilioHook::kInbound;
+}
+
 std::string StripWhatsAppPrefix(absl::string_view address) {
   absl::ConsumePrefix(&address, "whatsapp:");
   return std::string(address);

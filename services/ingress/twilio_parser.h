@@ -19,9 +19,14 @@
 namespace parley::ingress {
 
 enum class TwilioHook {
-  kInbound,  // "A message comes in" (/webhooks/twilio/<key>)
-  kStatus,   // StatusCallback of a send (/webhooks/twilio/<key>/status)
+  kInbound,  // "A message comes in" (/webhooks/twilio/<key>, or the shared path)
+  kStatus,   // StatusCallback of a send (/webhooks/twilio/<key>/status, or the shared path)
 };
+
+// Which hook a request on a URL shared by both is: a status callback carries MessageStatus
+// (Twilio adds it, and ErrorCode, to the message's properties); an inbound message never does
+// (its own state is SmsStatus=received).
+TwilioHook TwilioHookOf(const std::vector<FormParam>& params);
 
 struct TwilioParse {
   // Set unless the request is one Parley skips (e.g. a MessageStatus it does not know).

@@ -53,6 +53,26 @@ TEST(TwilioFixtures, EveryFormDecodesToItsExpectedFields) {
   EXPECT_EQ(files, 16);
 }
 
+// On a URL shared by both hooks: every status_*.form is a status callback, every other form
+// (not_from_twilio.form included) an inbound message.
+TEST(TwilioFixtures, EveryFormTellsItsHookApart) {
+  const std::string text = ReadFixture("expected_extractions.json");
+  simdjson::dom::parser parser;
+  simdjson::dom::object forms;
+  ASSERT_EQ(parser.parse(text)["twilio_whatsapp"].get(forms), simdjson::SUCCESS);
+  int statuses = 0;
+  for (auto field : forms) {
+    const std::string file(field.key);
+    const bool status = absl::StartsWith(file, "status_");
+    statuses += status ? 1 : 0;
+    EXPECT_EQ(TwilioHookOf(Form(file)), status ? TwilioHook::kStatus : TwilioHook::kInbound)
+        << file;
+  }
+  EXPECT_EQ(statuses, 5);
+  EXPECT_EQ(TwilioHookOf({{"SmsStatus", "received"}, {"Body", "hi"}}), TwilioHook::kInbound);
+  EXPECT_EQ(TwilioHookOf({{"SmsStatus", "sent"}, {"MessageStatus", "sent"}}), TwilioHook::kStatus);
+}
+
 absl::StatusOr<TwilioParse> Parse(const std::string& file, const std::string& sender) {
   const TwilioHook hook =
       absl::StartsWith(file, "status_") ? TwilioHook::kStatus : TwilioHook::kInbound;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/random/random.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -147,6 +148,11 @@ http::Response WebhookHandlers::TwilioWebhook(const http::Request& request) cons
   return Finish(common::CHANNEL_WHATSAPP, start, DoTwilio(request));
 }
 
+http::Response WebhookHandlers::TwilioSharedWebhook(const http::Request& request) const {
+  const absl::Time start = absl::Now();
+  return Finish(common::CHANNEL_WHATSAPP, start, DoTwilioShared(request));
+}
+
 Result WebhookHandlers::DoMessengerVerify(const http::Request& request) const {
   absl::string_view rest;
   const absl::string_view key = KeyOf(request.path, kMessengerPrefix, &rest);
@@ -232,6 +238,43 @@ Result WebhookHandlers::DoMessengerEvents(const http::Request& request) const {
   return result;
 }
 
+namespace {
+
+// The form parameters of a Twilio request; a JSON body (its URL carries bodySHA256) has none.
+struct TwilioForm {
+  bool json = false;
+  std::vector<FormParam> params;
+};
+
+absl::StatusOr<TwilioForm> ReadTwilioForm(const http::Request& request) {
+  TwilioForm form;
+  form.json = absl::StrContains(request.query, "bodySHA256=");
+  if (form.json) return form;
+  absl::StatusOr<std::vector<FormParam>> decoded = DecodeForm(request.body);
+  if (!decoded.ok()) return decoded.status();
+  form.params = *std::move(decoded);
+  return form;
+}
+
+Result NotMessagingJson() {
+  return Answer(400, WebhookOutcome::kMalformed, "JSON bodies are not Messaging webhooks\n");
+}
+
+}  // namespace
+
+bool WebhookHandlers::TwilioSigned(const http::Request& request, const WhatsAppSender& sender,
+                                   const std::vector<FormParam>& params) const {
+  const std::string url = absl::StrCat(options_.public_base_url, request.path,
+                                       request.query.empty() ? "" : "?", request.query);
+  if (VerifyTwilioSignature(sender.auth_token, url, params, request.body,
+                            request.headers.Get("X-Twilio-Signature"))) {
+    return true;
+  }
+  log::Warn("twilio webhook with a missing or wrong signature",
+            {{"sender", sender.phone_number}, {"url", url}, {"peer", request.peer}});
+  return false;
+}
+
 Result WebhookHandlers::DoTwilio(const http::Request& request) const {
   absl::string_view rest;
   const absl::string_view key = KeyOf(request.path, kTwilioPrefix, &rest);
@@ -244,53 +287,74 @@ Result WebhookHandlers::DoTwilio(const http::Request& request) const {
   }
   const auto sender = deps_.directory->FindWhatsAppCallback(key);
   if (sender == nullptr) return Answer(404, WebhookOutcome::kUnknownCallback, "unknown callback\n");
-  const std::string url = absl::StrCat(options_.public_base_url, request.path,
-                                       request.query.empty() ? "" : "?", request.query);
-  const bool json_body = absl::StrContains(request.query, "bodySHA256=");
-  std::vector<FormParam> params;
-  if (!json_body) {
-    absl::StatusOr<std::vector<FormParam>> decoded = DecodeForm(request.body);
-    if (!decoded.ok()) {
-      return Answer(400, WebhookOutcome::kMalformed,
-                    absl::StrCat(decoded.status().message(), "\n"));
-    }
-    params = *std::move(decoded);
+  absl::StatusOr<TwilioForm> form = ReadTwilioForm(request);
+  if (!form.ok()) {
+    return Answer(400, WebhookOutcome::kMalformed, absl::StrCat(form.status().message(), "\n"));
   }
-  if (!VerifyTwilioSignature(sender->auth_token, url, params, request.body,
-                             request.headers.Get("X-Twilio-Signature"))) {
-    log::Warn("twilio webhook with a missing or wrong signature",
-              {{"sender", sender->phone_number}, {"url", url}, {"peer", request.peer}});
+  if (!TwilioSigned(request, *sender, form->params)) {
     return Answer(401, WebhookOutcome::kBadSignature, "bad signature\n");
   }
-  if (json_body) {
-    return Answer(400, WebhookOutcome::kMalformed, "JSON bodies are not Messaging webhooks\n");
-  }
-  const std::string account = FormValue(params, "AccountSid");
+  if (form->json) return NotMessagingJson();
+  const std::string account = FormValue(form->params, "AccountSid");
   if (!account.empty() && account != sender->account_sid) {
     return Answer(403, WebhookOutcome::kForbidden, "AccountSid is not this sender's account\n");
   }
   const std::string own =
-      StripWhatsAppPrefix(FormValue(params, hook == TwilioHook::kInbound ? "To" : "From"));
+      StripWhatsAppPrefix(FormValue(form->params, hook == TwilioHook::kInbound ? "To" : "From"));
   if (!own.empty() && own != sender->phone_number) {
     return Answer(403, WebhookOutcome::kForbidden, "the sender number is not this callback's\n");
   }
+  return IngestTwilio(request, *sender, hook, form->params);
+}
+
+// The body names the sender; only its own Auth Token can make the signature verify, so a body
+// naming a sender but signed with another's token is refused like any forgery (401), and so is
+// a body naming no sender at all (no AccountSid or no sender number: nothing could verify it).
+// A sender that is named but not configured is an unknown callback (404).
+Result WebhookHandlers::DoTwilioShared(const http::Request& request) const {
+  if (!deps_.directory_loaded()) {
+    return Answer(503, WebhookOutcome::kUnavailable, "configuration not loaded yet\n");
+  }
+  absl::StatusOr<TwilioForm> form = ReadTwilioForm(request);
+  if (!form.ok()) {
+    return Answer(400, WebhookOutcome::kMalformed, absl::StrCat(form.status().message(), "\n"));
+  }
+  if (form->json) return NotMessagingJson();  // no AccountSid to find the sender by
+  const TwilioHook hook = TwilioHookOf(form->params);
+  const std::string number =
+      StripWhatsAppPrefix(FormValue(form->params, hook == TwilioHook::kInbound ? "To" : "From"));
+  const std::string account = FormValue(form->params, "AccountSid");
+  if (account.empty() || number.empty()) {
+    log::Warn("twilio webhook naming no sender (AccountSid and number)", {{"peer", request.peer}});
+    return Answer(401, WebhookOutcome::kBadSignature, "bad signature\n");
+  }
+  const auto sender = deps_.directory->FindSenderOfAccount(account, number);
+  if (sender == nullptr) return Answer(404, WebhookOutcome::kUnknownCallback, "unknown sender\n");
+  if (!TwilioSigned(request, *sender, form->params)) {
+    return Answer(401, WebhookOutcome::kBadSignature, "bad signature\n");
+  }
+  return IngestTwilio(request, *sender, hook, form->params);
+}
+
+Result WebhookHandlers::IngestTwilio(const http::Request& request, const WhatsAppSender& sender,
+                                     TwilioHook hook, const std::vector<FormParam>& params) const {
   absl::StatusOr<TwilioParse> parsed =
-      ParseTwilioWebhook(hook, params, request.body, sender->phone_number);
+      ParseTwilioWebhook(hook, params, request.body, sender.phone_number);
   if (!parsed.ok()) {
     return Answer(400, WebhookOutcome::kMalformed, absl::StrCat(parsed.status().message(), "\n"));
   }
-  deps_.metrics->Received(common::CHANNEL_WHATSAPP, sender->phone_number);
+  deps_.metrics->Received(common::CHANNEL_WHATSAPP, sender.phone_number);
   Result result;
   if (parsed->skipped) {
     deps_.metrics->EventSkipped(common::CHANNEL_WHATSAPP, SkipReasonName(parsed->skipped->reason));
     log::Info("twilio webhook skipped",
-              {{"sender", sender->phone_number}, {"detail", parsed->skipped->detail}});
+              {{"sender", sender.phone_number}, {"detail", parsed->skipped->detail}});
   } else {
     sv1::IngestRequest batch;
     batch.set_channel(common::CHANNEL_WHATSAPP);
     sv1::EndpointSnapshot* snap = batch.add_endpoints();
     *snap->mutable_endpoint() = parsed->event->endpoint();
-    *snap->mutable_settings() = sender->settings;
+    *snap->mutable_settings() = sender.settings;
     *batch.add_events() = *std::move(parsed->event);
     result = Ingest(batch);
   }
@@ -368,8 +432,37 @@ std::vector<Setting> WebhookSettings() {
        "deadline of session's commit of a webhook batch (Meta wants an answer within 5s)"},
       {"session_ingest_calls", "2",
        "calls to session's Ingest out at once; webhooks arriving meanwhile share the next call"},
+      {"twilio_shared_webhook_path", "/webhooks/twilio",
+       "path of the one Twilio URL every sender may use for inbound messages and status "
+       "callbacks alike (the body's AccountSid and number pick the sender whose Auth Token "
+       "must sign it); the per-sender Callback URIs keep working"},
   };
 }
+
+namespace {
+
+// A webhook path setting: "/" and URL-safe segments, clear of the other routes.
+absl::StatusOr<std::string> ReadWebhookPath(const Config& config, absl::string_view name) {
+  const std::string path = config.Get(name);
+  const auto invalid = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("setting ", name, ": ", why));
+  };
+  if (path.size() < 2 || path[0] != '/' || path.back() == '/') {
+    return invalid("must start with / and not end with /");
+  }
+  for (char c : path) {
+    if (!absl::ascii_isalnum(c) && !absl::StrContains("/-._~", c)) {
+      return invalid("only letters, digits, / - . _ ~ allowed");
+    }
+  }
+  if (absl::StrContains(path, "//") || path == "/healthz" || path == "/readyz" ||
+      absl::StartsWith(path, kMessengerPrefix) || absl::StartsWith(path, kTwilioPrefix)) {
+    return invalid("no //, and not /healthz, /readyz nor under another webhook route");
+  }
+  return path;
+}
+
+}  // namespace
 
 absl::StatusOr<std::shared_ptr<WebhookHandlers>> NewWebhookHandlers(
     const Config& config, prometheus::Registry& registry,
@@ -386,6 +479,8 @@ absl::StatusOr<std::shared_ptr<WebhookHandlers>> NewWebhookHandlers(
   if (!calls.ok()) return calls.status();
   if (*calls < 1)
     return absl::InvalidArgumentError("setting session_ingest_calls: must be at least 1");
+  absl::StatusOr<std::string> shared_path = ReadWebhookPath(config, "twilio_shared_webhook_path");
+  if (!shared_path.ok()) return shared_path.status();
   WebhookDeps deps{
       .directory = std::move(directory),
       .directory_loaded = std::move(directory_loaded),
@@ -395,6 +490,7 @@ absl::StatusOr<std::shared_ptr<WebhookHandlers>> NewWebhookHandlers(
   };
   return std::make_shared<WebhookHandlers>(
       std::move(deps), WebhookOptions{.public_base_url = std::move(public_base_url),
+                                      .twilio_shared_path = *std::move(shared_path),
                                       .ingest_deadline = *timeout,
                                       .ingest_calls_in_flight = *calls});
 }
@@ -411,6 +507,10 @@ void AddWebhookRoutes(http::Router& router, std::shared_ptr<const WebhookHandler
   router.Post(
       "/webhooks/twilio/*",
       [handlers](const http::Request& r) { return handlers->TwilioWebhook(r); },
+      http::Runs::kBlocking);
+  router.Post(
+      handlers->twilio_shared_path(),
+      [handlers](const http::Request& r) { return handlers->TwilioSharedWebhook(r); },
       http::Runs::kBlocking);
 }
 

@@ -11,7 +11,9 @@
 #include <set>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
@@ -28,6 +30,11 @@ constexpr char kBase[] = "https://parley.example.com";
 constexpr char kAppSecret[] = "APP_SECRET";
 constexpr char kAuthToken[] = "96yc5z9g44vl4ks2p1suc42yb9p4lpmu";
 constexpr char kAccountSid[] = "AC1a03647d811fab342c0ad608e382fab2";
+// A second sender, of another account.
+constexpr char kOtherToken[] = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+constexpr char kOtherAccount[] = "AC00112233445566778899aabbccddeeff";
+constexpr char kOtherNumber[] = "+14155238886";
+constexpr char kSharedPath[] = "/webhooks/twilio";
 
 std::string ReadFixture(const std::string& relative) {
   std::ifstream in(absl::StrCat(PARLEY_PROVIDER_FIXTURES, "/", relative), std::ios::binary);
@@ -53,7 +60,10 @@ class MemoryDirectory : public ChannelDirectory {
     auto it = senders.find(std::string(key));
     return it == senders.end() ? nullptr : it->second;
   }
-  std::shared_ptr<const WhatsAppSender> FindSender(absl::string_view) const override {
+  std::shared_ptr<const WhatsAppSender> FindSender(absl::string_view number) const override {
+    for (const auto& [key, sender] : senders) {
+      if (sender->phone_number == number) return sender;
+    }
     return nullptr;
   }
 
@@ -97,13 +107,12 @@ class WebhookHandlersTest : public ::testing::Test {
  protected:
   void SetUp() override {
     grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(&ingest_);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     auto channel =
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
     directory_ = std::make_shared<MemoryDirectory>();
     auto app = MessengerApp{
         .record_id = "app-1", .meta_app_id = "1821152484774199", .app_secret = kAppSecret};
@@ -117,6 +126,13 @@ class WebhookHandlersTest : public ::testing::Test {
                                                         .account_sid = kAccountSid,
                                                         .auth_token = kAuthToken,
                                                         .callback_key = "tw-key",
+                                                        .settings = Settings()});
+    directory_->senders["tw-other"] =
+        std::make_shared<WhatsAppSender>(WhatsAppSender{.record_id = "s-2",
+                                                        .phone_number = kOtherNumber,
+                                                        .account_sid = kOtherAccount,
+                                                        .auth_token = kOtherToken,
+                                                        .callback_key = "tw-other",
                                                         .settings = Settings()});
     metrics_ = std::make_shared<WebhookMetrics>(registry_);
     WebhookDeps deps{.directory = directory_,
@@ -164,12 +180,12 @@ class WebhookHandlersTest : public ::testing::Test {
   }
 
   http::Response PostTwilio(const std::string& path, const std::string& body,
-                            const std::string& signed_url = "") {
+                            const std::string& signed_url = "",
+                            const std::string& token = kAuthToken) {
     auto params = DecodeForm(body);
     EXPECT_TRUE(params.ok());
     const std::string url = signed_url.empty() ? absl::StrCat(kBase, path) : signed_url;
-    return Call("POST", path, body,
-                {{"X-Twilio-Signature", TwilioSignature(kAuthToken, url, *params)}});
+    return Call("POST", path, body, {{"X-Twilio-Signature", TwilioSignature(token, url, *params)}});
   }
 
   size_t Requests() {
@@ -197,6 +213,7 @@ class WebhookHandlersTest : public ::testing::Test {
   }
 
   RecordingIngest ingest_;
+  int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<MemoryDirectory> directory_;
   std::atomic<bool> loaded_{true};
@@ -399,6 +416,173 @@ TEST_F(WebhookHandlersTest, TwilioOtherAccountOrNumberIs403BadFormIs400) {
   EXPECT_EQ(Requests(), 0u);
 }
 
+// The shared Twilio route: one URL for every sender, inbound messages and status callbacks.
+
+// A body of `kind` ("inbound" or "status") between the customer +31600000001 and `number`.
+std::string SharedBody(const std::string& kind, const std::string& account,
+                       const std::string& number, const std::string& sid) {
+  const std::string sender = "whatsapp%3A" + absl::StrReplaceAll(number, {{"+", "%2B"}});
+  const std::string customer = "whatsapp%3A%2B31600000001";
+  if (kind == "status") {
+    return absl::StrCat("MessageSid=", sid, "&MessageStatus=delivered&AccountSid=", account,
+                        "&From=", sender, "&To=", customer);
+  }
+  return absl::StrCat("MessageSid=", sid,
+                      "&SmsStatus=received&Body=hi&NumMedia=0&AccountSid=", account,
+                      "&From=", customer, "&To=", sender);
+}
+
+TEST_F(WebhookHandlersTest, TwilioSharedInboundIsRoutedByTo) {
+  const auto r = PostTwilio(kSharedPath, ReadFixture("twilio_whatsapp/inbound_text.form"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "text/xml");
+  ASSERT_EQ(Requests(), 1u);
+  EXPECT_TRUE(LastRequest().events(0).has_message());
+  EXPECT_EQ(LastRequest().events(0).endpoint().id(), "+14123456789");
+  EXPECT_EQ(LastRequest().events(0).customer().user_id(), "+31612345678");
+  // The other sender, by its own To and account, signed with its own token.
+  EXPECT_EQ(PostTwilio(kSharedPath, SharedBody("inbound", kOtherAccount, kOtherNumber, "SMo1"), "",
+                       kOtherToken)
+                .status,
+            200);
+  ASSERT_EQ(Requests(), 2u);
+  EXPECT_EQ(LastRequest().events(0).endpoint().id(), kOtherNumber);
+  EXPECT_EQ(LastRequest().endpoints(0).endpoint().id(), kOtherNumber);
+  EXPECT_EQ(LastRequest().events(0).dedup_key(), "msg:SMo1");
+  EXPECT_EQ(Metric("parley_webhooks_total", {{"outcome", "accepted"}}), 2);
+}
+
+TEST_F(WebhookHandlersTest, TwilioSharedStatusIsRoutedByFrom) {
+  const auto r = PostTwilio(kSharedPath, ReadFixture("twilio_whatsapp/status_delivered.form"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.content_type, "text/xml");
+  ASSERT_EQ(Requests(), 1u);
+  const sv1::IngestRequest req = LastRequest();
+  const sv1::InboundEvent& e = req.events(0);
+  ASSERT_TRUE(e.has_status());
+  EXPECT_EQ(e.status().status(), common::DELIVERY_STATUS_DELIVERED);
+  EXPECT_EQ(e.endpoint().id(), "+14123456789");
+  EXPECT_EQ(e.customer().user_id(), "+31612345678");
+  EXPECT_EQ(PostTwilio(kSharedPath, SharedBody("status", kOtherAccount, kOtherNumber, "SMo2"), "",
+                       kOtherToken)
+                .status,
+            200);
+  ASSERT_EQ(Requests(), 2u);
+  EXPECT_EQ(LastRequest().events(0).endpoint().id(), kOtherNumber);
+  EXPECT_EQ(LastRequest().events(0).dedup_key(), "status:SMo2:delivered");
+  EXPECT_EQ(Metric("parley_webhook_events_total", {{"kind", "status"}}), 2);
+}
+
+TEST_F(WebhookHandlersTest, TwilioSharedUnknownSenderIs404) {
+  // A configured number under another account, in both directions.
+  EXPECT_EQ(
+      PostTwilio(kSharedPath, SharedBody("inbound", kOtherAccount, "+14123456789", "SMu1")).status,
+      404);
+  EXPECT_EQ(
+      PostTwilio(kSharedPath, SharedBody("status", kOtherAccount, "+14123456789", "SMu2")).status,
+      404);
+  // The sender's account and number, but on the customer's side of the message.
+  EXPECT_EQ(
+      PostTwilio(kSharedPath, SharedBody("status", kAccountSid, "+31600000002", "SMu3")).status,
+      404);
+  // Accounts nobody configured (someAccount, someAccountSID).
+  for (const char* file : {"inbound_text_profile.form", "status_failed_63016.form"}) {
+    EXPECT_EQ(PostTwilio(kSharedPath, ReadFixture(absl::StrCat("twilio_whatsapp/", file))).status,
+              404)
+        << file;
+  }
+  EXPECT_EQ(Requests(), 0u);
+  EXPECT_EQ(Metric("parley_webhooks_total", {{"outcome", "unknown_callback"}}), 5);
+  loaded_ = false;
+  EXPECT_EQ(PostTwilio(kSharedPath, ReadFixture("twilio_whatsapp/inbound_text.form")).status, 503);
+}
+
+TEST_F(WebhookHandlersTest, TwilioSharedWrongOrMissingSignatureIs401) {
+  const std::string body = ReadFixture("twilio_whatsapp/inbound_text.form");
+  EXPECT_EQ(Call("POST", kSharedPath, body).status, 401);
+  EXPECT_EQ(Call("POST", kSharedPath, body, {{"X-Twilio-Signature", "test"}}).status, 401);
+  // The stored signature covers https://example.com/api/whatsapp/messages, not this URL.
+  EXPECT_EQ(
+      Call("POST", kSharedPath, body, {{"X-Twilio-Signature", "ZOa7yMdySjKzwTRlBwpr0Ao/Nq4="}})
+          .status,
+      401);
+  // Signed over a per-sender Callback URI instead of the shared one.
+  EXPECT_EQ(PostTwilio(kSharedPath, body, absl::StrCat(kBase, "/webhooks/twilio/tw-key")).status,
+            401);
+  // Bodies naming no sender (no AccountSid, no To): no token can verify them.
+  EXPECT_EQ(Call("POST", kSharedPath, ReadFixture("twilio_whatsapp/not_from_twilio.form"),
+                 {{"X-Twilio-Signature", "test"}})
+                .status,
+            401);
+  EXPECT_EQ(PostTwilio(kSharedPath, ReadFixture("twilio_whatsapp/inbound_bsuid.form")).status, 401);
+  EXPECT_EQ(PostTwilio(kSharedPath, "MessageSid=SM1&To=whatsapp%3A%2B14123456789&Body=x").status,
+            401);
+  EXPECT_EQ(Requests(), 0u);
+  EXPECT_EQ(Metric("parley_webhooks_total", {{"outcome", "bad_signature"}}), 7);
+}
+
+TEST_F(WebhookHandlersTest, TwilioSharedBodySignedWithAnotherSendersTokenIs401) {
+  // Naming the first sender, signed by the second one's token (and the other way round): each
+  // body is checked with the token of the account it names.
+  EXPECT_EQ(
+      PostTwilio(kSharedPath, ReadFixture("twilio_whatsapp/inbound_text.form"), "", kOtherToken)
+          .status,
+      401);
+  EXPECT_EQ(
+      PostTwilio(kSharedPath, ReadFixture("twilio_whatsapp/status_sent.form"), "", kOtherToken)
+          .status,
+      401);
+  EXPECT_EQ(
+      PostTwilio(kSharedPath, SharedBody("inbound", kOtherAccount, kOtherNumber, "SMx1")).status,
+      401);
+  EXPECT_EQ(Requests(), 0u);
+  EXPECT_EQ(Metric("parley_webhooks_total", {{"outcome", "bad_signature"}}), 3);
+}
+
+TEST_F(WebhookHandlersTest, TwilioSharedBadFormIs400) {
+  EXPECT_EQ(Call("POST", kSharedPath, "Body=%zz").status, 400);
+  const std::string json = R"({"property": "value", "boolean": true})";
+  EXPECT_EQ(Call("POST", absl::StrCat(kSharedPath, "?bodySHA256=", Sha256Hex(json)), json).status,
+            400);
+  // Signed, of a configured sender, but without a MessageSid.
+  EXPECT_EQ(PostTwilio(kSharedPath, absl::StrCat("AccountSid=", kAccountSid,
+                                                 "&To=whatsapp%3A%2B14123456789&Body=x"))
+                .status,
+            400);
+  EXPECT_EQ(Requests(), 0u);
+}
+
+// With the public URL and path of the fixtures' stored signatures, each fixture of the
+// configured sender is accepted with its signature exactly as stored.
+TEST_F(WebhookHandlersTest, TwilioSharedAcceptsTheStoredFixtureSignature) {
+  auto handlers = std::make_shared<WebhookHandlers>(
+      WebhookDeps{.directory = directory_,
+                  .directory_loaded = [] { return true; },
+                  .ingest = sv1::IngestService::NewStub(grpc::CreateChannel(
+                      absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials())),
+                  .metrics = metrics_},
+      WebhookOptions{.public_base_url = "https://example.com",
+                     .twilio_shared_path = "/api/whatsapp/messages"});
+  http::Router router;
+  AddWebhookRoutes(router, handlers);
+  auto post = [&](const std::string& file, const std::string& signature) {
+    http::Request request{.method = "POST",
+                          .path = "/api/whatsapp/messages",
+                          .body = ReadFixture("twilio_whatsapp/" + file)};
+    request.headers.Add("X-Twilio-Signature", signature);
+    const http::Router::Match match = router.Find("POST", request.path);
+    return match.handler == nullptr ? 0 : (*match.handler)(request).status;
+  };
+  EXPECT_EQ(post("inbound_text.form", "ZOa7yMdySjKzwTRlBwpr0Ao/Nq4="), 200);
+  EXPECT_EQ(post("inbound_text.form", "ZOa7yMdySjKzwTRlBwpr0Ao/Nq5="), 401);
+  ASSERT_EQ(Requests(), 1u);
+  EXPECT_EQ(LastRequest().events(0).dedup_key(), "msg:SM892512e202b34d4109b10a3893fa9640");
+  EXPECT_EQ(post("status_delivered.form", "4qmqCaFidxvSmB0jMTx6HgRDAA0="), 200);
+  ASSERT_EQ(Requests(), 2u);
+  EXPECT_EQ(LastRequest().events(0).dedup_key(),
+            "status:SMdf55df64a2ff4920bb0748193cfbb640:delivered");
+}
+
 TEST_F(WebhookHandlersTest, OverAThousandEventsGoAsConsecutiveBatches) {
   std::string events;
   for (int i = 0; i < 1001; ++i) {
@@ -462,6 +646,38 @@ TEST(RouterPrefixTest, ExactBeatsPrefixLongestPrefixWinsLabelIsThePattern) {
   EXPECT_EQ(body("GET", "/webhooks/"), "404");  // the prefix alone is not matched
   EXPECT_EQ(body("GET", "/webhook"), "404");
   EXPECT_EQ(body("POST", "/webhooks/twilio/abc"), "405 GET");
+}
+
+}  // namespace
+}  // namespace parley::ingress
+
+namespace parley::ingress {
+namespace {
+
+absl::Status SharedPathSetting(const std::string& value) {
+  Config config(WebhookSettings());
+  const std::string flag = "--twilio_shared_webhook_path=" + value;
+  const char* argv[] = {"ingress", flag.c_str()};
+  absl::Status loaded = config.Load(2, argv, [](const char*) { return nullptr; });
+  if (!loaded.ok()) return loaded;
+  prometheus::Registry registry;
+  return NewWebhookHandlers(
+             config, registry, nullptr, [] { return true; }, "https://x.example")
+      .status();
+}
+
+TEST(WebhookSettingsTest, SharedTwilioPathIsAPlainPathClearOfTheOtherRoutes) {
+  Config defaults(WebhookSettings());
+  ASSERT_TRUE(defaults.Load(0, nullptr, [](const char*) { return nullptr; }).ok());
+  EXPECT_EQ(defaults.Get("twilio_shared_webhook_path"), "/webhooks/twilio");
+  EXPECT_TRUE(SharedPathSetting("/webhooks/twilio").ok());
+  EXPECT_TRUE(SharedPathSetting("/api/whatsapp/messages").ok());
+  for (const char* bad : {"", "/", "api", "/api/", "/a b", "/a?x=1", "/a//b", "/healthz", "/readyz",
+                          "/webhooks/twilio/shared", "/webhooks/messenger/x"}) {
+    const absl::Status s = SharedPathSetting(bad);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_TRUE(absl::StartsWith(s.message(), "setting twilio_shared_webhook_path: ")) << bad;
+  }
 }
 
 }  // namespace

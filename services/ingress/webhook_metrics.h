@@ -31,9 +31,10 @@ enum class WebhookOutcome {
   kAccepted,         // 2xx: every event committed by session (some may repeat earlier ones)
   kDuplicate,        // 2xx: every event had been stored before (a provider retry)
   kVerified,         // 2xx: Messenger GET handshake answered with the challenge
-  kBadSignature,     // 401: signature missing or wrong
+  kBadSignature,     // 401: signature missing or wrong (or a shared Twilio body naming no sender)
   kBadVerifyToken,   // 403: handshake with a wrong verify token or mode
-  kUnknownCallback,  // 404: no page/sender has that callback key
+  kUnknownCallback,  // 404: no page/sender has that callback key (shared Twilio route: no
+                     // sender has the body's AccountSid and number)
   kUnknownPage,      // 2xx: signed, but no event for a configured page (skipped)
   kMalformed,        // 400: body not parseable
   kForbidden,        // 403: Twilio AccountSid or number not the sender's

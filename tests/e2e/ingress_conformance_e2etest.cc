@@ -12,16 +12,22 @@
 // API asks for 32..128 so that a pasted App ID or token is caught): the application is created
 // through the API, then this test seals "APP_SECRET" into its row itself, under the key ingress
 // runs with, as only a test can.
-// Twilio bodies are signed here over this deployment's URL: their stored signatures cover
-// https://example.com/api/whatsapp/messages, one URL for inbound messages and status callbacks
-// of several numbers, while ingress finds the sender (and its Auth Token) from its own
-// /webhooks/twilio/<key>[/status] path, never from the body; no public_base_url turns that path
-// into the stored URL. The stored Twilio vectors are checked by
-// services/ingress/webhook_signatures_test.cc.
+// Twilio bodies go likewise with their signatures exactly as stored in
+// signatures/twilio_vectors.json ("computed"): those cover one URL shared by inbound messages and
+// status callbacks, https://example.com/api/whatsapp/messages, so ingress runs with that
+// public_base_url and that twilio_shared_webhook_path (requests still go to 127.0.0.1; the
+// signed URL is the public one a proxy would forward). On that route the body's AccountSid and
+// sender number (To inbound, From in a status callback) pick the sender whose Auth Token must
+// verify the signature. Senders are configured for the fixtures' pairs that a sender can have
+// (an "AC" + 32 hex account, an E.164 number), with the fixtures' token, which the API rightly
+// refuses (Twilio issues 32 hex characters) and which this test seals into the rows itself as
+// for the App Secret. Fixtures naming no sender get 401, those naming an unconfigured sender 404.
+// The per-sender /webhooks/twilio/<key>[/status] routes are exercised with bodies signed here.
 #include <dirent.h>
 #include <signal.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -57,7 +63,8 @@ namespace common = parley::common::v1;
 using ingress::v1::ChannelConfigService;
 using simdjson::dom::element;
 
-// What the application is created with through the API; replaced by kFixtureAppSecret.
+// What the application and the senders are created with through the API; replaced by
+// kFixtureAppSecret and kFixtureAuthToken.
 constexpr char kApiAppSecret[] = "6b1e0f3c9a2d47e58c1b3a5d7f9e2c4b6a8d0f1e3c5b7a9d";
 // The App Secret of the stored Messenger signatures.
 constexpr char kFixtureAppSecret[] = "APP_SECRET";
@@ -65,9 +72,19 @@ constexpr char kFixtureAppSecret[] = "APP_SECRET";
 constexpr char kSecretsKeyId[] = "e2e";
 constexpr char kSecretsKey[] = "cEkYQh4KkczkoWCj23072raXEJw9LNNQzS+Wv1KWNVI=";
 constexpr char kMetaAppId[] = "1821152484774199";
-constexpr char kAuthToken[] = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+constexpr char kApiAuthToken[] = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+// The Auth Token and the URL of the stored Twilio signatures (twilio_vectors.json "computed").
+constexpr char kFixtureAuthToken[] = "96yc5z9g44vl4ks2p1suc42yb9p4lpmu";
+constexpr char kPublicBaseUrl[] = "https://example.com";
+constexpr char kSharedPath[] = "/api/whatsapp/messages";
+// The sender of inbound_text/media/location and status_sent/delivered.
 constexpr char kAccountSid[] = "AC1a03647d811fab342c0ad608e382fab2";
 constexpr char kSenderNumber[] = "+14123456789";
+// The number of inbound_text_profile, inbound_button_reply and status_*_63016, configured under
+// a real account: those fixtures name "someAccount" and "someAccountSID", which no sender can
+// have, so they reach no sender although the number and the token are configured.
+constexpr char kOtherAccountSid[] = "AC00112233445566778899aabbccddeeff";
+constexpr char kOtherNumber[] = "+4915123456";
 constexpr char kWorkStream[] = "8a1f0b9e-3f2a-4d1b-8c7e-0123456789ab";
 // The fixtures' pages that can be configured (Page IDs are digits); "<PAGE_ID>", "PAGE-1" and
 // 189538289069256 (second entry of batch_two_pages.json) stay unconfigured.
@@ -160,14 +177,15 @@ class IngressConformanceE2eTest : public ::testing::Test {
     ASSERT_TRUE(session_->Start().ok()) << session_->Log();
     http_port_ = testing::PickFreePort();
     base_url_ = absl::StrCat("http://127.0.0.1:", http_port_);
-    ingress_ = new Binary(
-        PARLEY_INGRESS_BIN,
-        {"--pg_uri=" + db_->uri(), "--session_address=" + session_->address(),
-         absl::StrCat("--http_address=127.0.0.1:", http_port_), "--public_base_url=" + base_url_,
-         "--channel_refresh_interval=100ms", "--http_max_body_bytes=65536"},
-        dir + "/ingress.log",
-        {absl::StrCat("PARLEY_SECRETS_KEY_ID=", kSecretsKeyId),
-         absl::StrCat("PARLEY_SECRETS_KEY=", kSecretsKey)});
+    ingress_ = new Binary(PARLEY_INGRESS_BIN,
+                          {"--pg_uri=" + db_->uri(), "--session_address=" + session_->address(),
+                           absl::StrCat("--http_address=127.0.0.1:", http_port_),
+                           absl::StrCat("--public_base_url=", kPublicBaseUrl),
+                           absl::StrCat("--twilio_shared_webhook_path=", kSharedPath),
+                           "--channel_refresh_interval=100ms", "--http_max_body_bytes=65536"},
+                          dir + "/ingress.log",
+                          {absl::StrCat("PARLEY_SECRETS_KEY_ID=", kSecretsKeyId),
+                           absl::StrCat("PARLEY_SECRETS_KEY=", kSecretsKey)});
     ASSERT_TRUE(ingress_->Start().ok()) << ingress_->Log();
     Configure();
   }
@@ -176,7 +194,7 @@ class IngressConformanceE2eTest : public ::testing::Test {
     delete session_;
     delete db_;
   }
-  void SetUp() override { ASSERT_FALSE(twilio_url_.empty()) << "suite set-up failed"; }
+  void SetUp() override { ASSERT_FALSE(twilio_path_.empty()) << "suite set-up failed"; }
   void TearDown() override {
     if (ingress_ != nullptr) {
       EXPECT_TRUE(ingress_->running()) << "ingress crashed:\n" << ingress_->Log();
@@ -212,58 +230,111 @@ class IngressConformanceE2eTest : public ::testing::Test {
       const grpc::Status s = stub->CreateFacebookPage(&ctx, req, &resp);
       ASSERT_TRUE(s.ok()) << page_id << ": " << s.error_message();
       if (messenger_url_.empty()) {
-        messenger_url_ = resp.page().callback_uri();
+        messenger_url_ = Local(resp.page().callback_uri());
         verify_token_ = resp.page().verify_token();
       }
     }
-    SealFixtureAppSecret(app.app().id());
-    ingress::v1::CreateWhatsAppSenderRequest sreq;
-    auto* sender = sreq.mutable_sender();
-    sender->set_name("Conformance sender");
-    sender->set_account_sid(kAccountSid);
-    sender->set_auth_token(kAuthToken);
-    sender->set_phone_number(kSenderNumber);
-    sender->mutable_settings()->set_work_stream_id(kWorkStream);
-    sreq.set_request_id(NewUuid());
-    ingress::v1::CreateWhatsAppSenderResponse sresp;
-    grpc::ClientContext ctx;
-    const grpc::Status s = stub->CreateWhatsAppSender(&ctx, sreq, &sresp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    twilio_url_ = sresp.sender().callback_uri();
-    twilio_status_url_ = sresp.sender().status_callback_uri();
+    SealFixtureSecret("facebook_apps", "app_secret", app.app().id(), kFixtureAppSecret,
+                      ingress::AppSecretContext(app.app().id()));
+    const ingress::v1::WhatsAppSender other = CreateSender(*stub, kOtherAccountSid, kOtherNumber);
+    const ingress::v1::WhatsAppSender sender = CreateSender(*stub, kAccountSid, kSenderNumber);
+    ASSERT_FALSE(sender.id().empty());
+    const std::string prefix = absl::StrCat(kPublicBaseUrl, "/webhooks/twilio/");
+    ASSERT_TRUE(absl::StartsWith(sender.callback_uri(), prefix));
+    twilio_path_ = sender.callback_uri().substr(std::strlen(kPublicBaseUrl));
+    twilio_status_path_ = sender.status_callback_uri().substr(std::strlen(kPublicBaseUrl));
+    ASSERT_EQ(twilio_status_path_, twilio_path_ + "/status");
     ASSERT_TRUE(absl::StartsWith(messenger_url_, base_url_ + "/webhooks/messenger/"));
-    ASSERT_TRUE(absl::StartsWith(twilio_status_url_, twilio_url_));
-    // Every replica sees a change within seconds. The sender was created last: once this
-    // replica knows it (401 for an unsigned request instead of 404), it has every page too.
+    for (const ingress::v1::WhatsAppSender* s : {&other, &sender}) {
+      SealFixtureSecret("whatsapp_senders", "auth_token", s->id(), kFixtureAuthToken,
+                        ingress::AuthTokenContext(s->id()));
+    }
+    // Every replica sees a change within seconds. The last change was this sender's token: once
+    // this replica verifies a body signed with it (400 for the missing MessageSid, after the
+    // signature check, instead of 401 or 404), it has every page and sender too.
+    const std::string probe =
+        absl::StrCat("AccountSid=", kAccountSid, "&To=whatsapp%3A%2B14123456789&Body=probe");
     for (int i = 0; i < 200; ++i) {
-      auto r = client().Send({.method = "POST", .url = twilio_url_, .body = "a=b"});
+      auto r = SendTwilio(kSharedPath, probe, std::nullopt);
       auto v =
           Get(absl::StrCat(messenger_url_, "?hub.mode=subscribe&hub.verify_token=", verify_token_,
                            "&hub.challenge=ready"));
-      if (r.ok() && r->status == 401 && v.ok() && v->status == 200 && v->body == "ready") return;
+      if (r.ok() && r->status == 400 && v.ok() && v->status == 200 && v->body == "ready") return;
       absl::SleepFor(absl::Milliseconds(100));
     }
     FAIL() << "ingress never saw the configured channels";
   }
 
-  // Replaces the application's App Secret by kFixtureAppSecret, sealed as PgChannelStore seals
-  // it (same key ring, same context); the row's trigger bumps the channel revision, so the
-  // sender created next is seen by ingress only after this.
-  static void SealFixtureAppSecret(const std::string& app_id) {
+  // A sender created through the API (with kApiAuthToken, replaced later).
+  static ingress::v1::WhatsAppSender CreateSender(ChannelConfigService::Stub& stub,
+                                                  const std::string& account,
+                                                  const std::string& number) {
+    ingress::v1::CreateWhatsAppSenderRequest req;
+    auto* sender = req.mutable_sender();
+    sender->set_name("Conformance sender " + number);
+    sender->set_account_sid(account);
+    sender->set_auth_token(kApiAuthToken);
+    sender->set_phone_number(number);
+    sender->mutable_settings()->set_work_stream_id(kWorkStream);
+    req.set_request_id(NewUuid());
+    ingress::v1::CreateWhatsAppSenderResponse resp;
+    grpc::ClientContext ctx;
+    const grpc::Status s = stub.CreateWhatsAppSender(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << number << ": " << s.error_message();
+    return resp.sender();
+  }
+
+  // The URL this test reaches ingress at for a public URL ingress gave out (a Callback URI).
+  static std::string Local(const std::string& public_url) {
+    EXPECT_TRUE(absl::StartsWith(public_url, kPublicBaseUrl)) << public_url;
+    return base_url_ + public_url.substr(std::strlen(kPublicBaseUrl));
+  }
+
+  // Replaces the secret in columns <column>_key_id and <column>_sealed of row `id` of
+  // ingress.<table> by `plain`, sealed as PgChannelStore seals it (same key ring, same
+  // `context`); the row's trigger bumps the channel revision, so a change made after this one
+  // is seen by ingress only after this.
+  static void SealFixtureSecret(const std::string& table, const std::string& column,
+                                const std::string& id, const std::string& plain,
+                                const std::string& context) {
     absl::StatusOr<ingress::SecretBox> box =
         ingress::SecretBox::FromSettings(kSecretsKeyId, kSecretsKey, "");
     ASSERT_TRUE(box.ok()) << box.status();
-    absl::StatusOr<ingress::SealedSecret> sealed =
-        box->Seal(kFixtureAppSecret, ingress::AppSecretContext(app_id));
+    absl::StatusOr<ingress::SealedSecret> sealed = box->Seal(plain, context);
     ASSERT_TRUE(sealed.ok()) << sealed.status();
     pqxx::connection conn(db_->uri());
     pqxx::work tx(conn);
-    const pqxx::result r = tx.exec_params(
-        "UPDATE ingress.facebook_apps SET app_secret_key_id = $1, "
-        "app_secret_sealed = decode($2, 'hex') WHERE id = $3::uuid",
-        sealed->key_id, absl::BytesToHexString(sealed->blob), app_id);
-    ASSERT_EQ(r.affected_rows(), 1);
+    const pqxx::result r =
+        tx.exec_params(absl::StrCat("UPDATE ingress.", table, " SET ", column, "_key_id = $1, ",
+                                    column, "_sealed = decode($2, 'hex') WHERE id = $3::uuid"),
+                       sealed->key_id, absl::BytesToHexString(sealed->blob), id);
+    ASSERT_EQ(r.affected_rows(), 1) << table << " " << id;
     tx.commit();
+  }
+
+  // The stored signatures of each Twilio body (signatures/twilio_vectors.json "computed"): file
+  // name -> X-Twilio-Signature, each for kFixtureAuthToken over kPublicBaseUrl + kSharedPath.
+  static std::map<std::string, std::string> StoredTwilioSignatures() {
+    std::map<std::string, std::string> out;
+    const std::string text = ReadFile(Fixtures() + "/signatures/twilio_vectors.json");
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    EXPECT_EQ(parser.parse(text).get(root), simdjson::SUCCESS);
+    for (simdjson::dom::element v : root["computed"].get_array()) {
+      std::string_view file, signature, token, url;
+      if (v["body_file"].get(file) || v["x_twilio_signature"].get(signature) ||
+          v["auth_token"].get(token) || v["request_url"].get(url)) {
+        ADD_FAILURE() << "unexpected vector in twilio_vectors.json";
+        continue;
+      }
+      EXPECT_EQ(token, kFixtureAuthToken);
+      EXPECT_EQ(url, absl::StrCat(kPublicBaseUrl, kSharedPath));
+      absl::string_view name(file.data(), file.size());
+      if (absl::ConsumePrefix(&name, "twilio_whatsapp/")) {
+        out[std::string(name)] = std::string(signature);
+      }
+    }
+    return out;
   }
 
   // The stored signatures of each Messenger body (signatures/facebook_vectors.json "computed"):
@@ -314,34 +385,45 @@ class IngressConformanceE2eTest : public ::testing::Test {
     return r.ok() ? r->status : 0;
   }
 
-  int PostTwilio(const std::string& url, const std::string& body,
-                 std::optional<std::string> signature = {}) {
+  // POSTs a Twilio body to ingress's `path`, with `signature` as X-Twilio-Signature (none when
+  // empty), or by default signed with kFixtureAuthToken over kPublicBaseUrl + `path`.
+  static absl::StatusOr<http_client::Response> SendTwilio(const std::string& path,
+                                                          const std::string& body,
+                                                          std::optional<std::string> signature) {
     // A body that is not a form is signed over the URL alone (and refused before the check).
     auto params = ingress::DecodeForm(body);
     const std::vector<ingress::FormParam> signed_params =
         params.ok() ? *params : std::vector<ingress::FormParam>{};
     http_client::Request req{.method = "POST",
-                             .url = url,
+                             .url = base_url_ + path,
                              .headers = {{"Content-Type", "application/x-www-form-urlencoded"}},
                              .body = body};
-    const std::string sig =
-        signature.value_or(ingress::TwilioSignature(kAuthToken, url, signed_params));
+    const std::string sig = signature.value_or(ingress::TwilioSignature(
+        kFixtureAuthToken, absl::StrCat(kPublicBaseUrl, path), signed_params));
     if (!sig.empty()) req.headers.emplace_back("X-Twilio-Signature", sig);
-    auto r = client().Send(req);
+    return client().Send(req);
+  }
+  int PostTwilio(const std::string& path, const std::string& body,
+                 std::optional<std::string> signature = {}) {
+    auto r = SendTwilio(path, body, std::move(signature));
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->status : 0;
   }
 
-  // What a Twilio fixture must get: 200 when it is this sender's (AccountSid and number), 403
-  // otherwise (another account or number).
-  static int TwilioExpectedStatus(const std::string& file, const std::string& body) {
+  // What a Twilio fixture must get on the shared route with its stored signature: 401 when it
+  // names no sender (no AccountSid or no sender number), 404 when no configured sender has that
+  // account and number, 400 without a MessageSid, else 200.
+  static int TwilioExpectedStatus(const std::string& body) {
     auto params = ingress::DecodeForm(body);
-    const bool status = absl::StartsWith(file, "status_");
+    EXPECT_TRUE(params.ok());
+    const bool status = ingress::TwilioHookOf(*params) == ingress::TwilioHook::kStatus;
     const std::string account = ingress::FormValue(*params, "AccountSid");
     const std::string own =
         ingress::StripWhatsAppPrefix(ingress::FormValue(*params, status ? "From" : "To"));
-    if ((!account.empty() && account != kAccountSid) || (!own.empty() && own != kSenderNumber)) {
-      return 403;
+    if (account.empty() || own.empty()) return 401;
+    if (!(account == kAccountSid && own == kSenderNumber) &&
+        !(account == kOtherAccountSid && own == kOtherNumber)) {
+      return 404;
     }
     if (ingress::FormValue(*params, "MessageSid").empty() &&
         ingress::FormValue(*params, "SmsSid").empty()) {
@@ -365,11 +447,17 @@ class IngressConformanceE2eTest : public ::testing::Test {
                                  stored->second.second);
       EXPECT_EQ(answers[f], 200) << f;
     }
+    // Twilio bodies to the shared route, with their stored signatures.
+    const auto twilio_signatures = StoredTwilioSignatures();
     for (const std::string& f : ListDir(Fixtures() + "/twilio_whatsapp", ".form")) {
+      const auto stored = twilio_signatures.find(f);
+      if (stored == twilio_signatures.end()) {
+        ADD_FAILURE() << f << ": no stored signature";
+        continue;
+      }
       const std::string body = ReadFile(Fixtures() + "/twilio_whatsapp/" + f);
-      const std::string url = absl::StartsWith(f, "status_") ? twilio_status_url_ : twilio_url_;
-      answers[f] = PostTwilio(url, body);
-      EXPECT_EQ(answers[f], TwilioExpectedStatus(f, body)) << f;
+      answers[f] = PostTwilio(kSharedPath, body, stored->second);
+      EXPECT_EQ(answers[f], TwilioExpectedStatus(body)) << f;
     }
     return answers;
   }
@@ -450,8 +538,8 @@ class IngressConformanceE2eTest : public ::testing::Test {
   static std::string base_url_;
   static std::string messenger_url_;
   static std::string verify_token_;
-  static std::string twilio_url_;
-  static std::string twilio_status_url_;
+  static std::string twilio_path_;
+  static std::string twilio_status_path_;
 };
 
 testing::TestDatabase* IngressConformanceE2eTest::db_ = nullptr;
@@ -461,8 +549,8 @@ int IngressConformanceE2eTest::http_port_ = 0;
 std::string IngressConformanceE2eTest::base_url_;
 std::string IngressConformanceE2eTest::messenger_url_;
 std::string IngressConformanceE2eTest::verify_token_;
-std::string IngressConformanceE2eTest::twilio_url_;
-std::string IngressConformanceE2eTest::twilio_status_url_;
+std::string IngressConformanceE2eTest::twilio_path_;
+std::string IngressConformanceE2eTest::twilio_status_path_;
 
 std::string Str(element e, const char* key) {
   std::string_view s;
@@ -604,6 +692,7 @@ TEST_F(IngressConformanceE2eTest, EveryFixtureIsStoredAsExpectedExtractionsSay) 
     if (answers.at(file) != 200) {
       EXPECT_EQ(Rows("messages", kSenderNumber, key) + Rows("dead_letters", kSenderNumber, key), 0)
           << file;
+      EXPECT_EQ(RowsOfEndpoint(kOtherNumber), 0) << file;
       continue;
     }
     if (status) {
@@ -633,10 +722,18 @@ TEST_F(IngressConformanceE2eTest, EveryFixtureIsStoredAsExpectedExtractionsSay) 
               Str(field.value, "NumMedia").empty() ? "0" : Str(field.value, "NumMedia"))
         << file;
   }
-  // The three fixtures of this sender's account and number.
-  EXPECT_EQ(answers.at("inbound_text.form"), 200);
-  EXPECT_EQ(answers.at("inbound_media.form"), 200);
-  EXPECT_EQ(answers.at("inbound_location.form"), 200);
+  // The five fixtures of this sender's account and number; the answers of all 16.
+  for (const char* file : {"inbound_text.form", "inbound_media.form", "inbound_location.form",
+                           "status_sent.form", "status_delivered.form"}) {
+    EXPECT_EQ(answers.at(file), 200) << file;
+  }
+  std::map<int, int> by_status;
+  for (const auto& [file, status] : answers) {
+    if (absl::EndsWith(file, ".form")) ++by_status[status];
+  }
+  // 401: no sender named (the five chatwoot bodies have no To; not_from_twilio.form nothing).
+  // 404: someAccount, someAccountSID and ACf19dfb…XXXXX are no sender's account.
+  EXPECT_EQ(by_status, (std::map<int, int>{{200, 5}, {401, 6}, {404, 5}}));
 }
 
 TEST_F(IngressConformanceE2eTest, ReplayingTheWholeSetThreeTimesStoresEachOnce) {
@@ -682,11 +779,25 @@ TEST_F(IngressConformanceE2eTest, ForgedOrMissingSignatureIs401AndStoresNothing)
   EXPECT_EQ(AllRows(), before);
   const std::string form = ReadFile(Fixtures() + "/twilio_whatsapp/inbound_text.form");
   // Its stored signature covers another URL (https://example.com/api/whatsapp/messages).
-  EXPECT_EQ(PostTwilio(twilio_url_, form, "ZOa7yMdySjKzwTRlBwpr0Ao/Nq4="), 401);
-  EXPECT_EQ(PostTwilio(twilio_url_, form, std::string()), 401);
-  EXPECT_EQ(PostTwilio(twilio_url_, ReadFile(Fixtures() + "/twilio_whatsapp/not_from_twilio.form"),
+  // Twilio on the shared route: another fixture's stored signature, none, and "test" on the
+  // body that is not from Twilio; then the stored signature on a URL it does not cover.
+  const auto twilio = StoredTwilioSignatures();
+  EXPECT_EQ(PostTwilio(kSharedPath, form, twilio.at("inbound_media.form")), 401);
+  EXPECT_EQ(PostTwilio(kSharedPath, form, std::string()), 401);
+  EXPECT_EQ(PostTwilio(kSharedPath, ReadFile(Fixtures() + "/twilio_whatsapp/not_from_twilio.form"),
                        "test"),
             401);
+  EXPECT_EQ(PostTwilio(twilio_path_, form, twilio.at("inbound_text.form")), 401);
+  EXPECT_EQ(PostTwilio(absl::StrCat(kSharedPath, "?x=1"), form, twilio.at("inbound_text.form")),
+            401);
+  // Signed with another Auth Token (the one the API was given) over the right URL.
+  auto params = ingress::DecodeForm(form);
+  ASSERT_TRUE(params.ok());
+  EXPECT_EQ(PostTwilio(kSharedPath, form,
+                       ingress::TwilioSignature(
+                           kApiAuthToken, absl::StrCat(kPublicBaseUrl, kSharedPath), *params)),
+            401);
+  EXPECT_EQ(AllRows(), before);
 }
 
 TEST_F(IngressConformanceE2eTest, OversizedBodyIs413) {
@@ -699,7 +810,8 @@ TEST_F(IngressConformanceE2eTest, MalformedJsonIs400AndStoresNothing) {
   const int before = AllRows();
   EXPECT_EQ(PostMessenger(R"({"object":"page","entry":[{"id":"1895382890692545",)"), 400);
   EXPECT_EQ(PostMessenger("\xff\xfe{}"), 400);
-  EXPECT_EQ(PostTwilio(twilio_url_, "MessageSid=SMbad&Body=%zz", "x"), 400);
+  EXPECT_EQ(PostTwilio(twilio_path_, "MessageSid=SMbad&Body=%zz", "x"), 400);
+  EXPECT_EQ(PostTwilio(kSharedPath, "MessageSid=SMbad&Body=%zz", "x"), 400);
   EXPECT_EQ(AllRows(), before);
 }
 
@@ -710,7 +822,7 @@ TEST_F(IngressConformanceE2eTest, UnknownCallbackIs404) {
                           .body = "{}"});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 404);
-  EXPECT_EQ(PostTwilio(base_url_ + "/webhooks/twilio/no-such-key", "a=b"), 404);
+  EXPECT_EQ(PostTwilio("/webhooks/twilio/no-such-key", "a=b"), 404);
   auto v = Get(base_url_ + "/webhooks/messenger/no-such-key?hub.mode=subscribe");
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(v->status, 404);
@@ -746,7 +858,7 @@ TEST_F(IngressConformanceE2eTest, StatusCallbacksNeverMoveAStatusBackwards) {
   const std::string inbound =
       "MessageSid=SMcust1&AccountSid=" + std::string(kAccountSid) +
       "&From=whatsapp%3A%2B31600000077&To=whatsapp%3A%2B14123456789&Body=hi";
-  ASSERT_EQ(PostTwilio(twilio_url_, inbound), 200);
+  ASSERT_EQ(PostTwilio(twilio_path_, inbound), 200);
   Query(absl::StrCat(
       "INSERT INTO session.messages (conversation_id, channel, endpoint_id, direction, "
       "sender_kind, content, provider_message_id, provider_time, delivery_status) "
@@ -759,11 +871,12 @@ TEST_F(IngressConformanceE2eTest, StatusCallbacksNeverMoveAStatusBackwards) {
                "'SMout1'")[0][0]
         .as<int>();
   };
-  auto callback = [&](const std::string& status, const std::string& extra = "") {
+  // Through the sender's status callback URI, and (read) through the shared route.
+  auto callback = [&](const std::string& status, const std::string& extra = "",
+                      const std::string& path = twilio_status_path_) {
     return PostTwilio(
-        twilio_status_url_,
-        absl::StrCat("MessageSid=SMout1&MessageStatus=", status, "&AccountSid=", kAccountSid,
-                     "&From=whatsapp%3A%2B14123456789&To=whatsapp%3A%2B31600000077", extra));
+        path, absl::StrCat("MessageSid=SMout1&MessageStatus=", status, "&AccountSid=", kAccountSid,
+                           "&From=whatsapp%3A%2B14123456789&To=whatsapp%3A%2B31600000077", extra));
   };
   EXPECT_EQ(callback("delivered"), 200);
   EXPECT_EQ(status_of(), common::DELIVERY_STATUS_DELIVERED);
@@ -771,8 +884,8 @@ TEST_F(IngressConformanceE2eTest, StatusCallbacksNeverMoveAStatusBackwards) {
   EXPECT_EQ(callback("queued"), 200);
   EXPECT_EQ(callback("failed", "&ErrorCode=63016"), 200);  // a failure never beats a delivery
   EXPECT_EQ(status_of(), common::DELIVERY_STATUS_DELIVERED);
-  EXPECT_EQ(callback("read"), 200);
-  EXPECT_EQ(callback("delivered"), 200);
+  EXPECT_EQ(callback("read", "", kSharedPath), 200);
+  EXPECT_EQ(callback("delivered", "", kSharedPath), 200);
   EXPECT_EQ(status_of(), common::DELIVERY_STATUS_READ);
 }
 
@@ -782,7 +895,8 @@ TEST_F(IngressConformanceE2eTest, SessionStoppedIs503AndTheRetryIsStoredOnce) {
   EXPECT_EQ(PostMessenger(body), 503);
   const std::string form = "MessageSid=SMretry1&AccountSid=" + std::string(kAccountSid) +
                            "&From=whatsapp%3A%2B31600000001&To=whatsapp%3A%2B14123456789&Body=hi";
-  EXPECT_EQ(PostTwilio(twilio_url_, form), 503);
+  EXPECT_EQ(PostTwilio(twilio_path_, form), 503);
+  EXPECT_EQ(PostTwilio(kSharedPath, form), 503);
   ASSERT_TRUE(session_->Start().ok()) << session_->Log();
   // The providers retry until they get a 2xx (ingress reconnects to session with backoff);
   // then the same deliveries, however often they come, are stored once.
@@ -794,7 +908,8 @@ TEST_F(IngressConformanceE2eTest, SessionStoppedIs503AndTheRetryIsStoredOnce) {
   ASSERT_EQ(status, 200);
   for (int attempt = 0; attempt < 3; ++attempt) {
     EXPECT_EQ(PostMessenger(body), 200);
-    EXPECT_EQ(PostTwilio(twilio_url_, form), 200);
+    EXPECT_EQ(PostTwilio(twilio_path_, form), 200);
+    EXPECT_EQ(PostTwilio(kSharedPath, form), 200);
   }
   EXPECT_EQ(Rows("messages", "1895382890692545", "msg:m_retry_1"), 1);
   EXPECT_EQ(Rows("messages", kSenderNumber, "msg:SMretry1"), 1);

@@ -157,6 +157,7 @@ PARLEY_PROVIDER_TIMEOUT: {{ $svc.providerTimeout | quote }}
 PARLEY_OUTBOUND_THREADS: {{ $svc.outboundThreads | quote }}
 PARLEY_MEDIA_EXTRA_ORIGINS: {{ $svc.mediaExtraOrigins | quote }}
 PARLEY_SESSION_INGEST_TIMEOUT: {{ $svc.sessionIngestTimeout | quote }}
+PARLEY_TWILIO_SHARED_WEBHOOK_PATH: {{ $svc.twilioSharedWebhookPath | quote }}
 PARLEY_HTTP_MAX_BODY_BYTES: {{ $svc.httpMaxBodyBytes | quote }}
 PARLEY_HTTP_THREADS: {{ $svc.httpThreads | quote }}
 PARLEY_CHANNEL_REFRESH_INTERVAL: {{ $svc.channelRefreshInterval | quote }}
