@@ -22,7 +22,8 @@
 # Environment: CONNECTIONS (64), DURATION (seconds, 10), WRK_THREADS (2), CUSTOMERS (1000
 #              distinct PSIDs), BODIES (signed bodies, 20000 x DURATION), SESSION_POOL (session
 #              pg_pool_size, 16), SESSION_FLAGS (extra flags for parley-session, e.g.
-#              --ingest_groups=2), HTTP_THREADS (ingress http_threads, its default when unset),
+#              --ingest_groups=2), INGRESS_EXTRA_FLAGS (extra flags for parley-ingress, e.g.
+#              --session_ingest_calls=1), HTTP_THREADS (ingress http_threads, its default when unset),
 #              BUILD_DIR (build/bench), SKIP_BUILD=1 to reuse BUILD_DIR as it is,
 #              SKIP_PATH_BENCH=1 to leave out step 6, PERF_OUT=file to record a system-wide
 #              `perf record -g` profile during the ingress run, ONLY_INGRESS=1 to stop after
@@ -108,6 +109,8 @@ INGRESS_FLAGS=(--grpc_address="127.0.0.1:$INGRESS_GRPC" --metrics_address=127.0.
   --http_address="127.0.0.1:$INGRESS_HTTP" --public_base_url="http://127.0.0.1:$INGRESS_HTTP"
   --channel_refresh_interval=200ms --log_level=warn)
 [ -n "${HTTP_THREADS:-}" ] && INGRESS_FLAGS+=(--http_threads="$HTTP_THREADS")
+# shellcheck disable=SC2206  # extra flags, split on spaces on purpose
+INGRESS_FLAGS+=(${INGRESS_EXTRA_FLAGS:-})
 "$BUILD_DIR/services/ingress/parley-ingress" "${INGRESS_FLAGS[@]}" >"$TMP/ingress.log" 2>&1 &
 INGRESS_PID=$!
 PIDS+=($INGRESS_PID)

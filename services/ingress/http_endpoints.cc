@@ -49,9 +49,10 @@ std::vector<Setting> HttpSettings() {
   return {
       {"http_address", "0.0.0.0:8080", "HTTP listen address of the provider webhooks"},
       {"http_max_body_bytes", "1048576", "largest webhook body accepted; larger ones get 413"},
-      {"http_threads", "16",
+      {"http_threads", "64",
        "threads running webhook handlers: at most this many webhooks wait for session at "
-       "once (match session's pg_pool_size); connections and probes have threads of their own"},
+       "once (those waiting together share calls to session); connections and probes have "
+       "threads of their own"},
   };
 }
 
