@@ -1,5 +1,6 @@
 #include "services/ingress/ingest_batcher.h"
 
+#include <condition_variable>
 #include <set>
 #include <string>
 #include <utility>
@@ -17,6 +18,8 @@ struct IngestBatcher::Waiter {
   sv1::IngestResponse* response;
   grpc::Status status;
   bool done = false;
+  // Signalled, under mu_, when the batch is answered or when it is this waiter's turn to send.
+  std::condition_variable wake;
 };
 
 IngestBatcher::IngestBatcher(std::shared_ptr<sv1::IngestService::StubInterface> stub,
@@ -32,7 +35,7 @@ grpc::Status IngestBatcher::Ingest(const sv1::IngestRequest& batch, sv1::IngestR
       SendNext(lock);
       continue;
     }
-    answered_.wait(lock);
+    me.wake.wait(lock);
   }
   return me.status;
 }
@@ -59,6 +62,10 @@ void IngestBatcher::SendNext(std::unique_lock<std::mutex>& lock) {
     it = waiting_.erase(it);
   }
   ++in_flight_;
+  // Batches left behind (another channel, or over the limit) need not wait while a call is free.
+  if (!waiting_.empty() && in_flight_ < options_.max_calls_in_flight) {
+    waiting_.front()->wake.notify_one();
+  }
   lock.unlock();
   if (batches_per_call_ != nullptr) batches_per_call_->Observe(static_cast<double>(group.size()));
   if (group.size() == 1) {
@@ -68,8 +75,13 @@ void IngestBatcher::SendNext(std::unique_lock<std::mutex>& lock) {
   }
   lock.lock();
   --in_flight_;
-  for (Waiter* w : group) w->done = true;
-  answered_.notify_all();
+  // Wake only whom it concerns: the answered batches' threads, and the oldest waiting one to
+  // send the next call (waking all of them costs a context switch each).
+  for (Waiter* w : group) {
+    w->done = true;
+    w->wake.notify_one();
+  }
+  if (!waiting_.empty()) waiting_.front()->wake.notify_one();
 }
 
 // One call carrying every batch of `group`: the events one after another, each endpoint's

@@ -9,7 +9,6 @@
 // webhook's bad batch never fails another's.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -61,7 +60,6 @@ class IngestBatcher {
   const IngestBatcherOptions options_;
   prometheus::Histogram* batches_per_call_;
   std::mutex mu_;
-  std::condition_variable answered_;
   std::deque<Waiter*> waiting_;  // guarded by mu_
   int in_flight_ = 0;            // guarded by mu_
 };

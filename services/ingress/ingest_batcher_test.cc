@@ -119,9 +119,9 @@ class IngestBatcherTest : public ::testing::Test {
         [this, batch, answer] { answer->status = batcher_->Ingest(batch, &answer->response); });
   }
 
-  // Holds session on a first call, lets `batches` pile up behind it, then opens the gate and
-  // waits for every answer. Returns the calls session saw after the first (whose answer is
-  // not looked at).
+  // Holds session on a first call, lets `batches` pile up behind it in order, then opens the gate
+  // and waits for every answer. Returns the calls session saw after the first (whose answer is not
+  // looked at).
   std::vector<sv1::IngestRequest> SendBehindAHeldCall(
       const std::vector<sv1::IngestRequest>& batches, std::vector<Answer>& answers) {
     session_.Close();
@@ -129,8 +129,11 @@ class IngestBatcherTest : public ::testing::Test {
     SendAsync(Batch(common::CHANNEL_MESSENGER, "page-0", {"first"}), &first);
     session_.WaitForCalls(1);
     answers.resize(batches.size());
-    for (size_t i = 0; i < batches.size(); ++i) SendAsync(batches[i], &answers[i]);
-    while (batcher_->Waiting() < static_cast<int>(batches.size())) std::this_thread::yield();
+    // One at a time, so that they wait in this order.
+    for (size_t i = 0; i < batches.size(); ++i) {
+      SendAsync(batches[i], &answers[i]);
+      while (batcher_->Waiting() < static_cast<int>(i + 1)) std::this_thread::yield();
+    }
     session_.Open();
     for (std::thread& t : threads_) t.join();
     threads_.clear();
