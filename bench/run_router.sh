@@ -6,7 +6,10 @@
 #   3. runs router_bench flat out (assignments/s: enqueue -> offer -> accept -> finish), then
 #      again at half the rate it reached (p50/p99 enqueue-to-offer latency at that load),
 #   4. runs redis-benchmark (SET, and EVALSHA of a small script) on the same Redis,
-#   5. prints the results and the ratio router / redis-benchmark, with where the CPU went in
+#   5. measures the machine's own limit for gRPC calls: PRODUCERS clients of session_ingest_bench
+#      against a server that answers at once (bench/ingress_stub_session); an assignment costs
+#      three calls (enqueue, accept, finish), so a third of that rate bounds assignments/s,
+#   6. prints the results and the ratio router / redis-benchmark, with where the CPU went in
 #      each router run (seconds used by Redis, each replica and the bench client, against the
 #      wall time and the machine's cores), the machine's load before and after, and Redis' most
 #      expensive commands (INFO commandstats) during the flat-out run.
@@ -33,7 +36,7 @@ now() { date +%s.%N; }
 # Microseconds during which some runnable task waited for a CPU (Linux PSI), 0 without PSI.
 cpu_wait() { sed -n 's/^some .*total=\([0-9]*\)/\1/p' /proc/pressure/cpu 2>/dev/null || echo 0; }
 
-bench_build parley-router router_bench
+bench_build parley-router router_bench session_ingest_bench ingress_stub_session
 bench_pg_start
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
@@ -125,6 +128,14 @@ RB_LUA=$(redis-benchmark -p "$REDIS_PORT" -q -n 200000 -c 50 evalsha "$SHA" 1 be
   tr '\r' '\n' | sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -n 1)
 echo "redis-benchmark SET rps=$RB EVALSHA rps=$RB_LUA"
 
+log "gRPC floor: $PRODUCERS clients against a server that answers at once"
+STUB_PORT=$(free_port)
+"$BUILD_DIR/bench/ingress_stub_session" "127.0.0.1:$STUB_PORT" >"$TMP/stub.log" 2>&1 &
+PIDS+=($!)
+FLOOR=$("$BUILD_DIR/bench/session_ingest_bench" "127.0.0.1:$STUB_PORT" "$PRODUCERS" \
+  "$SECONDS_RUN" | sed -n 's/.*msgs_per_sec=\([0-9.]*\).*/\1/p')
+echo "gRPC floor calls_per_sec=$FLOOR"
+
 printf '\n%-28s %12s %10s %10s\n' "" "per second" "p50 ms" "p99 ms"
 printf '%-28s %12s %10s %10s\n' "router assignments (max)" "$MAX_RATE" \
   "$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$MAX_LINE")" \
@@ -135,6 +146,9 @@ printf '%-28s %12s %10s %10s\n' "router at half rate" \
   "$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$HALF_LINE")"
 printf '%-28s %12s\n' "redis-benchmark SET" "$RB"
 printf '%-28s %12s\n' "redis-benchmark EVALSHA" "$RB_LUA"
+printf '%-28s %12s\n' "gRPC floor (calls)" "$FLOOR"
 awk -v a="$MAX_RATE" -v s="$RB" -v l="$RB_LUA" \
   'BEGIN {printf "ratio assignments / SET: %.4f, assignments / EVALSHA: %.4f\n", a/s, a/l}'
+awk -v a="$MAX_RATE" -v f="$FLOOR" 'BEGIN {
+  printf "gRPC bound: %.0f assignments/s (3 calls each, nothing else costing anything); router reached %.2fx of it\n", f/3, a/(f/3) }'
 echo "machine: $(nproc) cores; load average before $LOAD_BEFORE, after $(cut -d' ' -f1-3 /proc/loadavg)"
