@@ -35,6 +35,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -751,6 +752,44 @@ TEST_F(IngressConformanceE2eTest, ReplayingTheWholeSetThreeTimesStoresEachOnce) 
                   "WHERE provider_message_id <> '' GROUP BY channel, endpoint_id, "
                   "provider_message_id HAVING count(*) > 1) d"),
             0);
+}
+
+// Webhooks arriving together share calls to session (IngestBatcher): 16 senders post 20
+// webhooks each, every message twice (a provider retrying while the first is in flight); each
+// answer is 200, each message is stored once, and none of another webhook's events is lost.
+TEST_F(IngressConformanceE2eTest, ConcurrentWebhooksAreEachStoredOnce) {
+  constexpr int kSenders = 16;
+  constexpr int kPerSender = 20;
+  const auto body = [](int sender, int n) {
+    return absl::StrCat(
+        R"({"object":"page","entry":[{"id":"404217156637689","time":1,"messaging":[)",
+        R"({"sender":{"id":"98)", sender, R"("},"recipient":{"id":"404217156637689"},)",
+        R"("timestamp":)", 1700000000000 + n, R"(,"message":{"mid":"m_conc_)", sender, "_", n,
+        R"(","text":"concurrent )", n, R"("}}]}]})");
+  };
+  std::vector<std::vector<int>> answers(kSenders);
+  std::vector<std::thread> senders;
+  for (int t = 0; t < kSenders; ++t) {
+    senders.emplace_back([&, t] {
+      for (int n = 0; n < kPerSender; ++n) {
+        answers[t].push_back(PostMessenger(body(t, n)));
+        answers[t].push_back(PostMessenger(body(t, n)));
+      }
+    });
+  }
+  for (std::thread& t : senders) t.join();
+  std::map<std::string, int> want;
+  for (int t = 0; t < kSenders; ++t) {
+    EXPECT_EQ(answers[t], std::vector<int>(2 * kPerSender, 200)) << "sender " << t;
+    for (int n = 0; n < kPerSender; ++n) want[absl::StrCat("msg:m_conc_", t, "_", n)] = 1;
+  }
+  std::map<std::string, int> stored;
+  for (const auto& row : Query("SELECT dedup_key, count(*) FROM session.messages WHERE "
+                               "endpoint_id = '404217156637689' AND dedup_key LIKE 'msg:m_conc_%' "
+                               "GROUP BY dedup_key")) {
+    stored[row[0].as<std::string>()] = row[1].as<int>();
+  }
+  EXPECT_EQ(stored, want);
 }
 
 TEST_F(IngressConformanceE2eTest, ForgedOrMissingSignatureIs401AndStoresNothing) {
