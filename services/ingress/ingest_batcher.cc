@@ -1,5 +1,6 @@
 #include "services/ingress/ingest_batcher.h"
 
+#include <condition_variable>
 #include <set>
 #include <string>
 #include <utility>
@@ -12,30 +13,31 @@ namespace parley::ingress {
 
 namespace sv1 = session::v1;
 
-// One call out to session: what it carries and where each batch's events start.
-struct IngestBatcher::Call {
-  grpc::ClientContext context;
-  sv1::IngestRequest request;
-  sv1::IngestResponse response;
-  std::vector<Pending> group;
-  std::vector<int> offsets;
+struct IngestBatcher::Waiter {
+  const sv1::IngestRequest* batch;
+  sv1::IngestResponse* response;
+  grpc::Status status;
+  bool done = false;
+  // Signalled, under mu_, when the batch is answered or when it is this waiter's turn to send.
+  std::condition_variable wake;
 };
 
 IngestBatcher::IngestBatcher(std::shared_ptr<sv1::IngestService::StubInterface> stub,
                              IngestBatcherOptions options, prometheus::Histogram* batches_per_call)
     : stub_(std::move(stub)), options_(options), batches_per_call_(batches_per_call) {}
 
-IngestBatcher::~IngestBatcher() {
+grpc::Status IngestBatcher::Ingest(const sv1::IngestRequest& batch, sv1::IngestResponse* response) {
+  Waiter me{.batch = &batch, .response = response};
   std::unique_lock lock(mu_);
-  idle_.wait(lock, [this] { return in_flight_ == 0; });
-}
-
-void IngestBatcher::Ingest(sv1::IngestRequest batch, Done done) {
-  {
-    std::lock_guard lock(mu_);
-    waiting_.push_back(Pending{std::move(batch), std::move(done)});
+  waiting_.push_back(&me);
+  while (!me.done) {
+    if (in_flight_ < options_.max_calls_in_flight && !waiting_.empty()) {
+      SendNext(lock);
+      continue;
+    }
+    me.wake.wait(lock);
   }
-  Pump();
+  return me.status;
 }
 
 int IngestBatcher::Waiting() {
@@ -43,119 +45,89 @@ int IngestBatcher::Waiting() {
   return static_cast<int>(waiting_.size());
 }
 
-void IngestBatcher::Pump() {
-  for (;;) {
-    std::vector<Pending> group;
-    {
-      std::lock_guard lock(mu_);
-      if (waiting_.empty() || in_flight_ >= options_.max_calls_in_flight) return;
-      group = TakeGroup();
-      ++in_flight_;
-    }
-    Send(std::move(group));
-  }
-}
-
-std::vector<IngestBatcher::Pending> IngestBatcher::TakeGroup() {
+void IngestBatcher::SendNext(std::unique_lock<std::mutex>& lock) {
   // The oldest batch always goes; then the next ones of its channel that fit.
-  std::vector<Pending> group;
-  group.push_back(std::move(waiting_.front()));
+  std::vector<Waiter*> group{waiting_.front()};
   waiting_.pop_front();
-  if (group.front().alone) return group;
-  const common::v1::Channel channel = group.front().batch.channel();
-  int events = group.front().batch.events_size();
+  const common::v1::Channel channel = group.front()->batch->channel();
+  int events = group.front()->batch->events_size();
   for (auto it = waiting_.begin(); it != waiting_.end();) {
-    if (it->alone || it->batch.channel() != channel ||
-        events + it->batch.events_size() > options_.max_events_per_call) {
+    const sv1::IngestRequest& next = *(*it)->batch;
+    if (next.channel() != channel || events + next.events_size() > options_.max_events_per_call) {
       ++it;
       continue;
     }
-    events += it->batch.events_size();
-    group.push_back(std::move(*it));
+    events += next.events_size();
+    group.push_back(*it);
     it = waiting_.erase(it);
   }
-  return group;
-}
-
-// A lone batch goes as it is; several go as one request: the events one after another, each
-// endpoint's settings once, the oldest batch's id and receive time (the others' differ by at
-// most the time they waited).
-void IngestBatcher::Send(std::vector<Pending> group) {
+  ++in_flight_;
+  // Batches left behind (another channel, or over the limit) need not wait while a call is free.
+  if (!waiting_.empty() && in_flight_ < options_.max_calls_in_flight) {
+    waiting_.front()->wake.notify_one();
+  }
+  lock.unlock();
   if (batches_per_call_ != nullptr) batches_per_call_->Observe(static_cast<double>(group.size()));
-  auto* call = new Call;
-  call->group = std::move(group);
-  if (call->group.size() == 1) {
-    call->offsets.push_back(0);
-    call->request = std::move(call->group.front().batch);
+  if (group.size() == 1) {
+    group.front()->status = Call(*group.front()->batch, group.front()->response);
   } else {
-    const sv1::IngestRequest& first = call->group.front().batch;
-    call->request.set_batch_id(first.batch_id());
-    call->request.set_channel(first.channel());
-    *call->request.mutable_receive_time() = first.receive_time();
-    std::set<std::string> endpoints;
-    for (Pending& p : call->group) {
-      call->offsets.push_back(call->request.events_size());
-      for (const sv1::EndpointSnapshot& e : p.batch.endpoints()) {
-        if (endpoints.insert(e.endpoint().id()).second) *call->request.add_endpoints() = e;
-      }
-      for (sv1::InboundEvent& ev : *p.batch.mutable_events()) {
-        *call->request.add_events() = std::move(ev);
-      }
-      p.batch.clear_events();
-    }
+    SendShared(group);
   }
-  call->context.set_deadline(absl::ToChronoTime(absl::Now() + options_.deadline));
-  stub_->async()->Ingest(&call->context, &call->request, &call->response,
-                         [this, call](grpc::Status status) { Answered(call, status); });
+  lock.lock();
+  --in_flight_;
+  // Wake only whom it concerns: the answered batches' threads, and the oldest waiting one to
+  // send the next call (waking all of them costs a context switch each).
+  for (Waiter* w : group) {
+    w->done = true;
+    w->wake.notify_one();
+  }
+  if (!waiting_.empty()) waiting_.front()->wake.notify_one();
 }
 
-void IngestBatcher::Answered(Call* call, const grpc::Status& status) {
-  std::unique_ptr<Call> done(call);
-  const bool shared = call->group.size() > 1;
-  if (shared && status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-    // Each batch again alone, ahead of the others (their events were moved into the request).
-    std::lock_guard lock(mu_);
-    for (size_t i = call->group.size(); i-- > 0;) {
-      Pending& p = call->group[i];
-      const int end =
-          i + 1 < call->offsets.size() ? call->offsets[i + 1] : call->request.events_size();
-      for (int e = call->offsets[i]; e < end; ++e) {
-        *p.batch.add_events() = std::move(*call->request.mutable_events(e));
-      }
-      p.alone = true;
-      waiting_.push_front(std::move(p));
+// One call carrying every batch of `group`: the events one after another, each endpoint's
+// settings once, the oldest batch's id and receive time (the others' differ by at most the
+// time they waited).
+void IngestBatcher::SendShared(const std::vector<Waiter*>& group) {
+  sv1::IngestRequest shared;
+  const sv1::IngestRequest& first = *group.front()->batch;
+  shared.set_batch_id(first.batch_id());
+  shared.set_channel(first.channel());
+  *shared.mutable_receive_time() = first.receive_time();
+  std::set<std::string> endpoints;
+  std::vector<int> offsets;
+  for (const Waiter* w : group) {
+    offsets.push_back(shared.events_size());
+    for (const sv1::EndpointSnapshot& e : w->batch->endpoints()) {
+      if (endpoints.insert(e.endpoint().id()).second) *shared.add_endpoints() = e;
     }
-  } else {
-    for (size_t i = 0; i < call->group.size(); ++i) {
-      sv1::IngestResponse own;
-      if (status.ok()) {
-        const int begin = call->offsets[i];
-        const int end =
-            i + 1 < call->offsets.size() ? call->offsets[i + 1] : call->request.events_size();
-        for (sv1::IngestEventResult& r : *call->response.mutable_results()) {
-          if (r.event_index() < begin || r.event_index() >= end) continue;
-          sv1::IngestEventResult* mine = own.add_results();
-          *mine = std::move(r);
-          mine->set_event_index(mine->event_index() - begin);
-        }
-      }
-      call->group[i].done(status, std::move(own));
+    for (const sv1::InboundEvent& ev : w->batch->events()) *shared.add_events() = ev;
+  }
+  sv1::IngestResponse answer;
+  const grpc::Status status = Call(shared, &answer);
+  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    for (Waiter* w : group) w->status = Call(*w->batch, w->response);
+    return;
+  }
+  for (size_t i = 0; i < group.size(); ++i) {
+    Waiter& w = *group[i];
+    w.status = status;
+    if (!status.ok()) continue;
+    const int begin = offsets[i];
+    const int end = begin + w.batch->events_size();
+    for (const sv1::IngestEventResult& r : answer.results()) {
+      if (r.event_index() < begin || r.event_index() >= end) continue;
+      sv1::IngestEventResult* own = w.response->add_results();
+      *own = r;
+      own->set_event_index(r.event_index() - begin);
     }
   }
-  // Nothing of this object is touched once it may be idle: the destructor may be waiting.
-  std::vector<Pending> next;
-  {
-    std::lock_guard lock(mu_);
-    --in_flight_;
-    if (!waiting_.empty() && in_flight_ < options_.max_calls_in_flight) {
-      next = TakeGroup();
-      ++in_flight_;
-    }
-    if (in_flight_ == 0) idle_.notify_all();
-  }
-  if (next.empty()) return;
-  Send(std::move(next));
-  Pump();
+}
+
+grpc::Status IngestBatcher::Call(const sv1::IngestRequest& request,
+                                 sv1::IngestResponse* response) const {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.deadline));
+  return stub_->Ingest(&context, request, response);
 }
 
 }  // namespace parley::ingress

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -90,7 +91,6 @@ sv1::IngestRequest Batch(common::Channel channel, const std::string& endpoint,
 struct Answer {
   grpc::Status status;
   sv1::IngestResponse response;
-  bool done = false;
 };
 
 class IngestBatcherTest : public ::testing::Test {
@@ -109,48 +109,34 @@ class IngestBatcherTest : public ::testing::Test {
   }
   void TearDown() override {
     session_.Open();
-    batcher_.reset();  // waits for the calls still out
+    for (std::thread& t : threads_) t.join();
     server_->Shutdown();
   }
 
-  // Hands `batch` over; its answer lands in `*answer`.
-  void Send(const sv1::IngestRequest& batch, Answer* answer) {
-    batcher_->Ingest(batch, [this, answer](grpc::Status status, sv1::IngestResponse response) {
-      std::lock_guard lock(mu_);
-      answer->status = std::move(status);
-      answer->response = std::move(response);
-      answer->done = true;
-      answered_.notify_all();
-    });
-  }
-  void WaitFor(const std::vector<Answer*>& answers) {
-    std::unique_lock lock(mu_);
-    answered_.wait(lock, [&] {
-      for (const Answer* a : answers) {
-        if (!a->done) return false;
-      }
-      return true;
-    });
+  // Sends `batch` from a thread of its own; its answer lands in `*answer`.
+  void SendAsync(const sv1::IngestRequest& batch, Answer* answer) {
+    threads_.emplace_back(
+        [this, batch, answer] { answer->status = batcher_->Ingest(batch, &answer->response); });
   }
 
-  // Holds session on a first call, lets `batches` pile up behind it in order, then opens the
-  // gate and waits for every answer. Returns the calls session saw after the first (whose
-  // answer is not looked at).
+  // Holds session on a first call, lets `batches` pile up behind it in order, then opens the gate
+  // and waits for every answer. Returns the calls session saw after the first (whose answer is not
+  // looked at).
   std::vector<sv1::IngestRequest> SendBehindAHeldCall(
       const std::vector<sv1::IngestRequest>& batches, std::vector<Answer>& answers) {
     session_.Close();
     Answer first;
-    Send(Batch(common::CHANNEL_MESSENGER, "page-0", {"first"}), &first);
+    SendAsync(Batch(common::CHANNEL_MESSENGER, "page-0", {"first"}), &first);
     session_.WaitForCalls(1);
     answers.resize(batches.size());
-    std::vector<Answer*> all{&first};
+    // One at a time, so that they wait in this order.
     for (size_t i = 0; i < batches.size(); ++i) {
-      Send(batches[i], &answers[i]);
-      all.push_back(&answers[i]);
+      SendAsync(batches[i], &answers[i]);
+      while (batcher_->Waiting() < static_cast<int>(i + 1)) std::this_thread::yield();
     }
-    EXPECT_EQ(batcher_->Waiting(), static_cast<int>(batches.size()));
     session_.Open();
-    WaitFor(all);
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
     std::vector<sv1::IngestRequest> calls = session_.Calls();
     calls.erase(calls.begin());
     return calls;
@@ -160,20 +146,17 @@ class IngestBatcherTest : public ::testing::Test {
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<sv1::IngestService::Stub> stub_;
   std::unique_ptr<IngestBatcher> batcher_;
-  std::mutex mu_;
-  std::condition_variable answered_;
+  std::vector<std::thread> threads_;
 };
 
 TEST_F(IngestBatcherTest, ALoneBatchGoesAsItIs) {
-  Answer answer;
+  sv1::IngestResponse response;
   const sv1::IngestRequest batch = Batch(common::CHANNEL_MESSENGER, "page-1", {"a", "dup-b"});
-  Send(batch, &answer);
-  WaitFor({&answer});
-  ASSERT_TRUE(answer.status.ok());
+  ASSERT_TRUE(batcher_->Ingest(batch, &response).ok());
   ASSERT_EQ(session_.Calls().size(), 1u);
   EXPECT_EQ(session_.Calls()[0].SerializeAsString(), batch.SerializeAsString());
-  ASSERT_EQ(answer.response.results_size(), 2);
-  EXPECT_EQ(answer.response.results(1).outcome(), sv1::INGEST_OUTCOME_DUPLICATE);
+  ASSERT_EQ(response.results_size(), 2);
+  EXPECT_EQ(response.results(1).outcome(), sv1::INGEST_OUTCOME_DUPLICATE);
 }
 
 TEST_F(IngestBatcherTest, WaitingBatchesShareOneCallAndEachGetsItsOwnResults) {

@@ -1,6 +1,5 @@
 #include "services/ingress/webhook_handlers.h"
 
-#include <future>
 #include <map>
 #include <set>
 #include <utility>
@@ -388,11 +387,8 @@ Result WebhookHandlers::Ingest(sv1::IngestRequest& batch) const {
   }
   int stored = 0;
   for (const sv1::IngestRequest& call : calls) {
-    std::promise<std::pair<grpc::Status, sv1::IngestResponse>> answered;
-    batcher_->Ingest(call, [&](grpc::Status s, sv1::IngestResponse r) {
-      answered.set_value({std::move(s), std::move(r)});
-    });
-    auto [status, response] = answered.get_future().get();
+    sv1::IngestResponse response;
+    const grpc::Status status = batcher_->Ingest(call, &response);
     if (!status.ok()) {
       log::Warn("session did not confirm a webhook batch; answering 503",
                 {{"batch_id", call.batch_id()},
