@@ -25,6 +25,7 @@ bool AllOf(absl::string_view s, bool (*pred)(unsigned char)) {
 }
 bool IsDigit(unsigned char c) { return absl::ascii_isdigit(c); }
 bool IsHex(unsigned char c) { return absl::ascii_isxdigit(c); }
+bool IsLowerHex(unsigned char c) { return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f'); }
 bool IsAlpha(unsigned char c) { return absl::ascii_isalpha(c); }
 bool IsAlnum(unsigned char c) { return absl::ascii_isalnum(c); }
 
@@ -76,10 +77,13 @@ absl::Status CheckPageToken(absl::string_view field, absl::string_view token) {
   return absl::OkStatus();
 }
 
+// Twilio writes SIDs in lower case, in its console and in every webhook's AccountSid, which
+// must match this one exactly.
 absl::Status CheckAccountSid(absl::string_view field, absl::string_view sid) {
-  if (sid.size() != 34 || !absl::StartsWith(sid, "AC") || !AllOf(sid.substr(2), IsHex)) {
-    return Invalid(field, absl::StrCat("\"", ShowValue(sid),
-                                       "\" is not \"AC\" followed by 32 hexadecimal characters"));
+  if (sid.size() != 34 || !absl::StartsWith(sid, "AC") || !AllOf(sid.substr(2), IsLowerHex)) {
+    return Invalid(
+        field, absl::StrCat("\"", ShowValue(sid),
+                            "\" is not \"AC\" followed by 32 lower-case hexadecimal characters"));
   }
   return absl::OkStatus();
 }

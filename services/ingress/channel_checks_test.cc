@@ -157,7 +157,12 @@ TEST(ChannelChecksTest, SenderFields) {
   s.set_account_sid("AB0123456789abcdef0123456789abcdef");
   ExpectInvalid(CheckNewSender(s),
                 "sender.account_sid: \"AB0123456789abcdef0123456789abcdef\" is not \"AC\" "
-                "followed by 32 hexadecimal characters");
+                "followed by 32 lower-case hexadecimal characters");
+  // Twilio's AccountSid is lower case: an upper-case copy would never match a webhook's.
+  s.set_account_sid("AC0123456789ABCDEF0123456789abcdef");
+  ExpectInvalid(CheckNewSender(s),
+                "sender.account_sid: \"AC0123456789ABCDEF0123456789abcdef\" is not \"AC\" "
+                "followed by 32 lower-case hexadecimal characters");
   s = Sender();
   s.set_auth_token(std::string(33, 'a'));
   ExpectInvalid(CheckNewSender(s),
