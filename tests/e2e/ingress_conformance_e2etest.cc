@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <pqxx/pqxx>
@@ -313,28 +314,39 @@ class IngressConformanceE2eTest : public ::testing::Test {
     tx.commit();
   }
 
+  // Calls `each` with every "computed" vector of signatures/<file> whose body_file is in
+  // `folder`, and that body file's name.
+  static void ForEachComputedVector(
+      const std::string& file, absl::string_view folder,
+      const std::function<void(const std::string&, simdjson::dom::element)>& each) {
+    const std::string text = ReadFile(Fixtures() + "/signatures/" + file);
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    ASSERT_EQ(parser.parse(text).get(root), simdjson::SUCCESS) << file;
+    for (simdjson::dom::element v : root["computed"].get_array()) {
+      std::string_view body_file;
+      ASSERT_EQ(v["body_file"].get(body_file), simdjson::SUCCESS) << file;
+      absl::string_view name(body_file.data(), body_file.size());
+      if (absl::ConsumePrefix(&name, absl::StrCat(folder, "/"))) each(std::string(name), v);
+    }
+  }
+
   // The stored signatures of each Twilio body (signatures/twilio_vectors.json "computed"): file
   // name -> X-Twilio-Signature, each for kFixtureAuthToken over kPublicBaseUrl + kSharedPath.
   static std::map<std::string, std::string> StoredTwilioSignatures() {
     std::map<std::string, std::string> out;
-    const std::string text = ReadFile(Fixtures() + "/signatures/twilio_vectors.json");
-    simdjson::dom::parser parser;
-    simdjson::dom::element root;
-    EXPECT_EQ(parser.parse(text).get(root), simdjson::SUCCESS);
-    for (simdjson::dom::element v : root["computed"].get_array()) {
-      std::string_view file, signature, token, url;
-      if (v["body_file"].get(file) || v["x_twilio_signature"].get(signature) ||
-          v["auth_token"].get(token) || v["request_url"].get(url)) {
-        ADD_FAILURE() << "unexpected vector in twilio_vectors.json";
-        continue;
-      }
-      EXPECT_EQ(token, kFixtureAuthToken);
-      EXPECT_EQ(url, absl::StrCat(kPublicBaseUrl, kSharedPath));
-      absl::string_view name(file.data(), file.size());
-      if (absl::ConsumePrefix(&name, "twilio_whatsapp/")) {
-        out[std::string(name)] = std::string(signature);
-      }
-    }
+    ForEachComputedVector("twilio_vectors.json", "twilio_whatsapp",
+                          [&](const std::string& name, simdjson::dom::element v) {
+                            std::string_view signature, token, url;
+                            if (v["x_twilio_signature"].get(signature) ||
+                                v["auth_token"].get(token) || v["request_url"].get(url)) {
+                              ADD_FAILURE() << "unexpected vector in twilio_vectors.json: " << name;
+                              return;
+                            }
+                            EXPECT_EQ(token, kFixtureAuthToken);
+                            EXPECT_EQ(url, absl::StrCat(kPublicBaseUrl, kSharedPath));
+                            out[name] = std::string(signature);
+                          });
     return out;
   }
 
@@ -342,23 +354,18 @@ class IngressConformanceE2eTest : public ::testing::Test {
   // file name -> {X-Hub-Signature-256, X-Hub-Signature}.
   static std::map<std::string, std::pair<std::string, std::string>> StoredMessengerSignatures() {
     std::map<std::string, std::pair<std::string, std::string>> out;
-    const std::string text = ReadFile(Fixtures() + "/signatures/facebook_vectors.json");
-    simdjson::dom::parser parser;
-    simdjson::dom::element root;
-    EXPECT_EQ(parser.parse(text).get(root), simdjson::SUCCESS);
-    for (simdjson::dom::element v : root["computed"].get_array()) {
-      std::string_view file, sha256, sha1, secret;
-      if (v["body_file"].get(file) || v["x_hub_signature_256"].get(sha256) ||
-          v["x_hub_signature"].get(sha1) || v["app_secret"].get(secret)) {
-        ADD_FAILURE() << "unexpected vector in facebook_vectors.json";
-        continue;
-      }
-      EXPECT_EQ(secret, kFixtureAppSecret);
-      absl::string_view name(file.data(), file.size());
-      if (absl::ConsumePrefix(&name, "messenger/")) {
-        out[std::string(name)] = {std::string(sha256), std::string(sha1)};
-      }
-    }
+    ForEachComputedVector("facebook_vectors.json", "messenger",
+                          [&](const std::string& name, simdjson::dom::element v) {
+                            std::string_view sha256, sha1, secret;
+                            if (v["x_hub_signature_256"].get(sha256) ||
+                                v["x_hub_signature"].get(sha1) || v["app_secret"].get(secret)) {
+                              ADD_FAILURE()
+                                  << "unexpected vector in facebook_vectors.json: " << name;
+                              return;
+                            }
+                            EXPECT_EQ(secret, kFixtureAppSecret);
+                            out[name] = {std::string(sha256), std::string(sha1)};
+                          });
     return out;
   }
 
