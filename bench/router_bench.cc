@@ -258,7 +258,11 @@ int main(int argc, char** argv) {
     threads.emplace_back([&, p] {
       std::mt19937_64 prng(std::random_device{}() + p);
       const double interval_s = rate > 0 ? static_cast<double>(producers) / rate : 0;
-      Clock::time_point next = Clock::now();
+      // Each producer starts at its own phase of the interval, so that at a set rate the
+      // conversations arrive evenly spread, not in bursts of `producers` at the same instant.
+      Clock::time_point next =
+          start + std::chrono::duration_cast<Clock::duration>(
+                      std::chrono::duration<double>(interval_s * p / producers));
       for (int64_t i = 0; Clock::now() < end; ++i) {
         if (rate > 0) {
           next += std::chrono::duration_cast<Clock::duration>(
