@@ -1,5 +1,6 @@
 #include "services/ingress/ingest_batcher.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <set>
 #include <string>
@@ -16,6 +17,7 @@ namespace sv1 = session::v1;
 struct IngestBatcher::Waiter {
   const sv1::IngestRequest* batch;
   sv1::IngestResponse* response;
+  absl::Time deadline;
   grpc::Status status;
   bool done = false;
   // Signalled, under mu_, when the batch is answered or when it is this waiter's turn to send.
@@ -27,7 +29,7 @@ IngestBatcher::IngestBatcher(std::shared_ptr<sv1::IngestService::StubInterface> 
     : stub_(std::move(stub)), options_(options), batches_per_call_(batches_per_call) {}
 
 grpc::Status IngestBatcher::Ingest(const sv1::IngestRequest& batch, sv1::IngestResponse* response) {
-  Waiter me{.batch = &batch, .response = response};
+  Waiter me{.batch = &batch, .response = response, .deadline = absl::Now() + options_.deadline};
   std::unique_lock lock(mu_);
   waiting_.push_back(&me);
   while (!me.done) {
@@ -67,11 +69,26 @@ void IngestBatcher::SendNext(std::unique_lock<std::mutex>& lock) {
     waiting_.front()->wake.notify_one();
   }
   lock.unlock();
-  if (batches_per_call_ != nullptr) batches_per_call_->Observe(static_cast<double>(group.size()));
-  if (group.size() == 1) {
-    group.front()->status = Call(*group.front()->batch, group.front()->response);
-  } else {
-    SendShared(group);
+  // Batches whose time ran out while they waited are not sent: their providers retry anyway.
+  const absl::Time now = absl::Now();
+  absl::Time deadline = absl::InfiniteFuture();
+  std::vector<Waiter*> live;
+  for (Waiter* w : group) {
+    if (w->deadline <= now) {
+      w->status = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                               "the batch waited for a call to session until its deadline");
+      continue;
+    }
+    deadline = std::min(deadline, w->deadline);
+    live.push_back(w);
+  }
+  if (batches_per_call_ != nullptr && !live.empty()) {
+    batches_per_call_->Observe(static_cast<double>(live.size()));
+  }
+  if (live.size() == 1) {
+    live.front()->status = Call(*live.front()->batch, live.front()->response, deadline);
+  } else if (live.size() > 1) {
+    SendShared(live, deadline);
   }
   lock.lock();
   --in_flight_;
@@ -87,7 +104,7 @@ void IngestBatcher::SendNext(std::unique_lock<std::mutex>& lock) {
 // One call carrying every batch of `group`: the events one after another, each endpoint's
 // settings once, the oldest batch's id and receive time (the others' differ by at most the
 // time they waited).
-void IngestBatcher::SendShared(const std::vector<Waiter*>& group) {
+void IngestBatcher::SendShared(const std::vector<Waiter*>& group, absl::Time deadline) {
   sv1::IngestRequest shared;
   const sv1::IngestRequest& first = *group.front()->batch;
   shared.set_batch_id(first.batch_id());
@@ -103,9 +120,9 @@ void IngestBatcher::SendShared(const std::vector<Waiter*>& group) {
     for (const sv1::InboundEvent& ev : w->batch->events()) *shared.add_events() = ev;
   }
   sv1::IngestResponse answer;
-  const grpc::Status status = Call(shared, &answer);
+  const grpc::Status status = Call(shared, &answer, deadline);
   if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-    for (Waiter* w : group) w->status = Call(*w->batch, w->response);
+    for (Waiter* w : group) w->status = Call(*w->batch, w->response, w->deadline);
     return;
   }
   for (size_t i = 0; i < group.size(); ++i) {
@@ -123,10 +140,10 @@ void IngestBatcher::SendShared(const std::vector<Waiter*>& group) {
   }
 }
 
-grpc::Status IngestBatcher::Call(const sv1::IngestRequest& request,
-                                 sv1::IngestResponse* response) const {
+grpc::Status IngestBatcher::Call(const sv1::IngestRequest& request, sv1::IngestResponse* response,
+                                 absl::Time deadline) const {
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.deadline));
+  context.set_deadline(absl::ToChronoTime(deadline));
   return stub_->Ingest(&context, request, response);
 }
 

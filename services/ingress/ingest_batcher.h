@@ -27,7 +27,10 @@ namespace parley::ingress {
 struct IngestBatcherOptions {
   int max_calls_in_flight = 2;
   int max_events_per_call = 1000;
-  // Deadline of each call, from when it is sent.
+  // How long a batch may take, from when it is handed over: time spent waiting for a call
+  // counts, so that a provider gets its answer in time (Meta wants one within 5 s). A call's
+  // deadline is the earliest of its batches'; a batch whose time ran out while it waited is
+  // answered DEADLINE_EXCEEDED without being sent.
   absl::Duration deadline = absl::Seconds(4);
 };
 
@@ -52,9 +55,9 @@ class IngestBatcher {
   // Takes the waiting batches that fit one call, sends it with `lock` released, and hands each
   // batch its part of the answer.
   void SendNext(std::unique_lock<std::mutex>& lock);
-  void SendShared(const std::vector<Waiter*>& group);
+  void SendShared(const std::vector<Waiter*>& group, absl::Time deadline);
   grpc::Status Call(const session::v1::IngestRequest& request,
-                    session::v1::IngestResponse* response) const;
+                    session::v1::IngestResponse* response, absl::Time deadline) const;
 
   std::shared_ptr<session::v1::IngestService::StubInterface> stub_;
   const IngestBatcherOptions options_;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -224,6 +225,31 @@ TEST_F(IngestBatcherTest, ABadBatchFailsAloneAfterItsSharedCallIsRejected) {
   EXPECT_TRUE(answers[2].status.ok());
   ASSERT_EQ(answers[2].response.results_size(), 1);
   EXPECT_EQ(answers[2].response.results(0).message_id(), "message-of-c1");
+}
+
+// A batch's deadline runs from when it is handed over, not from when its call leaves: one that
+// waited behind a call that used its whole deadline fails at its own deadline, so the provider
+// gets its 503 in time, rather than being sent with a fresh deadline of its own. (The gate
+// opens after the second batch's deadline: a fresh deadline would have seen it answered OK.)
+TEST_F(IngestBatcherTest, TimeSpentWaitingCountsAgainstTheDeadline) {
+  batcher_ = std::make_unique<IngestBatcher>(
+      stub_,
+      IngestBatcherOptions{
+          .max_calls_in_flight = 1, .max_events_per_call = 6, .deadline = absl::Milliseconds(300)});
+  session_.Close();
+  Answer first;
+  Answer second;
+  SendAsync(Batch(common::CHANNEL_MESSENGER, "page-0", {"first"}), &first);
+  session_.WaitForCalls(1);
+  SendAsync(Batch(common::CHANNEL_MESSENGER, "page-1", {"second"}), &second);
+  while (batcher_->Waiting() < 1) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // past the second's deadline
+  session_.Open();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+  EXPECT_EQ(first.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(second.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << second.status.error_message();
 }
 
 TEST_F(IngestBatcherTest, AnUnavailableSessionFailsEveryBatchOfTheCall) {

@@ -429,7 +429,8 @@ std::vector<Setting> WebhookSettings() {
       {"session_address", "127.0.0.1:50053",
        "session's gRPC host:port, to which every webhook's events are handed"},
       {"session_ingest_timeout", "4s",
-       "deadline of session's commit of a webhook batch (Meta wants an answer within 5s)"},
+       "how long a webhook's batch may take to be committed, waiting for a shared call "
+       "included (Meta wants an answer within 5s)"},
       {"session_ingest_calls", "2",
        "calls to session's Ingest out at once; webhooks arriving meanwhile share the next call"},
       {"twilio_shared_webhook_path", "/webhooks/twilio",

@@ -48,7 +48,8 @@ struct WebhookOptions {
   std::string public_base_url;
   // The path of the Twilio webhook shared by every sender (setting twilio_shared_webhook_path).
   std::string twilio_shared_path = "/webhooks/twilio";
-  // How long session may take to commit a batch; Meta wants an answer within 5 s.
+  // How long a batch may take to be committed, waiting for a call included; Meta wants an
+  // answer within 5 s.
   absl::Duration ingest_deadline = absl::Seconds(4);
   // Calls to session's Ingest out at once; webhooks arriving meanwhile share the next call.
   int ingest_calls_in_flight = 2;
